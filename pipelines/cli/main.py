@@ -1,0 +1,60 @@
+"""The ``calendly-elt`` command: thin commands over library calls.
+
+Each command group lives in its own module and registers itself on ``app``;
+``main`` is the single place that turns a ``CalendlyEltError`` into a one-line
+message on stderr and a non-zero exit (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from pipelines.errors import CalendlyEltError
+
+app = typer.Typer(
+    name="calendly-elt",
+    help="Calendly -> DuckDB / warehouse ELT, SQL models and metrics.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress at INFO level."),
+) -> None:
+    """Calendly -> DuckDB / warehouse ELT, SQL models and metrics."""
+    _state["debug"] = debug
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _register_commands() -> None:
+    """Import the command modules; each adds its commands to ``app``."""
+    from pipelines.cli import sim_commands  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script: run a command, map errors to exit codes."""
+    _register_commands()
+    try:
+        app(args=argv, prog_name="calendly-elt")
+    except CalendlyEltError as error:
+        if _state["debug"]:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

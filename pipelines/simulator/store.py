@@ -1,0 +1,174 @@
+"""The simulator's in-memory state: Calendly resources held in their API shape.
+
+Every resource is stored as the exact JSON object the real API returns for it
+(see the OpenAPI reference), so the HTTP layer only filters, sorts and pages,
+mutations edit the objects the way Calendly does, and the ground truth reads
+the same objects the pipeline will load.
+
+Resource URIs always use the canonical base ``https://api.calendly.com``:
+they are identifiers, identical whichever host or port serves them. Only
+navigational links (``pagination.next_page``) use the base URL a request
+arrived on.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+API_BASE = "https://api.calendly.com"
+AUTH_BASE = "https://auth.calendly.com"
+
+Resource = dict[str, Any]
+
+
+def uri_of(kind: str, uuid: str) -> str:
+    """Canonical URI of a top-level resource, e.g. ``uri_of("users", "U1")``."""
+    return f"{API_BASE}/{kind}/{uuid}"
+
+
+def invitee_uri(event_uuid: str, invitee_uuid: str) -> str:
+    """Canonical URI of an invitee (invitees live under their event)."""
+    return f"{API_BASE}/scheduled_events/{event_uuid}/invitees/{invitee_uuid}"
+
+
+def uuid_of(uri: str) -> str:
+    """Last path segment of a Calendly URI."""
+    return uri.rstrip("/").rsplit("/", 1)[-1]
+
+
+def format_ts(moment: datetime) -> str:
+    """Calendly's timestamp format: UTC, microseconds, ``Z`` suffix."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_ts(text: str) -> datetime:
+    """Parse a Calendly timestamp (``Z`` or offset) into an aware UTC datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+class SimClock:
+    """The simulator's notion of "now": frozen and advanced by hand, or ticking.
+
+    A frozen clock makes every response reproducible; a ticking clock moves
+    forward with wall time from its start (used by ``sim serve``).
+    """
+
+    def __init__(self, start: datetime, ticking: bool = False) -> None:
+        self._start = start.astimezone(UTC)
+        self._offset = timedelta(0)
+        self._ticking = ticking
+        self._wall_start = datetime.now(UTC)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        """Current simulated instant (aware, UTC)."""
+        with self._lock:
+            moment = self._start + self._offset
+            if self._ticking:
+                moment += datetime.now(UTC) - self._wall_start
+            return moment
+
+    def advance(self, delta: timedelta) -> datetime:
+        """Move the clock forward by ``delta`` and return the new now."""
+        with self._lock:
+            self._offset += delta
+        return self.now()
+
+    def set(self, moment: datetime) -> None:
+        """Jump to ``moment`` (must not go backwards)."""
+        current = self.now()
+        if moment < current:
+            raise ValueError("the simulator clock cannot go backwards")
+        self.advance(moment - current)
+
+
+@dataclass
+class Store:
+    """All state of one simulated Calendly organization.
+
+    Attributes are plain dicts keyed by uuid, holding API-shaped objects.
+    ``lock`` guards every read-modify-write (the HTTP server is threaded).
+    """
+
+    clock: SimClock
+    organization: Resource = field(default_factory=dict)
+    users: dict[str, Resource] = field(default_factory=dict)
+    organization_memberships: dict[str, Resource] = field(default_factory=dict)
+    groups: dict[str, Resource] = field(default_factory=dict)
+    event_types: dict[str, Resource] = field(default_factory=dict)
+    events: dict[str, Resource] = field(default_factory=dict)
+    invitees: dict[str, Resource] = field(default_factory=dict)
+    invitees_by_event: dict[str, list[str]] = field(default_factory=dict)
+    no_shows: dict[str, Resource] = field(default_factory=dict)
+    routing_forms: dict[str, Resource] = field(default_factory=dict)
+    routing_form_submissions: dict[str, Resource] = field(default_factory=dict)
+    webhook_subscriptions: dict[str, Resource] = field(default_factory=dict)
+    # personal access tokens: token -> user uuid
+    personal_access_tokens: dict[str, str] = field(default_factory=dict)
+    # roles by user uuid: "owner" | "admin" | "user" (absent: not a member any more)
+    roles: dict[str, str] = field(default_factory=dict)
+    # events sorted by start_time: (start_time_iso, uuid); kept in sync by add_event
+    _event_index: list[tuple[str, str]] = field(default_factory=list)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    # ---- writes -----------------------------------------------------------
+
+    def add_event(self, event: Resource) -> None:
+        """Insert a scheduled event and index it by start time."""
+        uuid = uuid_of(event["uri"])
+        self.events[uuid] = event
+        self.invitees_by_event.setdefault(uuid, [])
+        bisect.insort(self._event_index, (event["start_time"], uuid))
+
+    def add_invitee(self, invitee: Resource) -> None:
+        """Insert an invitee under its event."""
+        event_uuid = uuid_of(invitee["event"])
+        uuid = uuid_of(invitee["uri"])
+        self.invitees[uuid] = invitee
+        self.invitees_by_event.setdefault(event_uuid, []).append(uuid)
+
+    def remove_event(self, uuid: str) -> None:
+        """Delete an event and all its invitees (data-compliance deletion)."""
+        event = self.events.pop(uuid)
+        self._event_index.remove((event["start_time"], uuid))
+        for invitee_uuid in self.invitees_by_event.pop(uuid, []):
+            self.invitees.pop(invitee_uuid, None)
+
+    def remove_invitee(self, uuid: str) -> None:
+        """Delete one invitee (data-compliance deletion)."""
+        invitee = self.invitees.pop(uuid)
+        event_uuid = uuid_of(invitee["event"])
+        self.invitees_by_event[event_uuid].remove(uuid)
+
+    # ---- reads ------------------------------------------------------------
+
+    def events_between(
+        self, min_start: str | None = None, max_start: str | None = None
+    ) -> Iterator[Resource]:
+        """Events with ``min_start <= start_time < max_start``, ascending.
+
+        Bounds are Calendly timestamp strings (same format as stored, so they
+        compare lexicographically).
+        """
+        lo = 0 if min_start is None else bisect.bisect_left(self._event_index, (min_start, ""))
+        hi = (
+            len(self._event_index)
+            if max_start is None
+            else bisect.bisect_left(self._event_index, (max_start, ""))
+        )
+        for _, uuid in self._event_index[lo:hi]:
+            yield self.events[uuid]
+
+    def invitees_of(self, event_uuid: str) -> list[Resource]:
+        """Invitees of one event in insertion (creation) order."""
+        return [self.invitees[u] for u in self.invitees_by_event.get(event_uuid, [])]
+
+    def user_of_token(self, token: str) -> Resource | None:
+        """The user a personal access token belongs to, if any."""
+        uuid = self.personal_access_tokens.get(token)
+        return self.users.get(uuid) if uuid else None
