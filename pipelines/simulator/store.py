@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -112,6 +112,13 @@ class Store:
     personal_access_tokens: dict[str, str] = field(default_factory=dict)
     # roles by user uuid: "owner" | "admin" | "user" (absent: not a member any more)
     roles: dict[str, str] = field(default_factory=dict)
+    # the PATs the generator hands out: an org owner/admin's and a plain member's
+    admin_token: str = ""
+    member_token: str = ""
+    # webhook subscription uuid -> signing key (never served back by the API)
+    webhook_signing_keys: dict[str, str] = field(default_factory=dict)
+    # called as listener(event_name, payload) by every mutation (webhook fan-out)
+    listeners: list[Callable[[str, Resource], None]] = field(default_factory=list)
     # events sorted by start_time: (start_time_iso, uuid); kept in sync by add_event
     _event_index: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -144,6 +151,11 @@ class Store:
         invitee = self.invitees.pop(uuid)
         event_uuid = uuid_of(invitee["event"])
         self.invitees_by_event[event_uuid].remove(uuid)
+
+    def notify(self, event_name: str, payload: Resource) -> None:
+        """Tell every listener that ``event_name`` happened (e.g. ``invitee.created``)."""
+        for listener in list(self.listeners):
+            listener(event_name, payload)
 
     # ---- reads ------------------------------------------------------------
 
