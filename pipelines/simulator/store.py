@@ -26,6 +26,26 @@ AUTH_BASE = "https://auth.calendly.com"
 Resource = dict[str, Any]
 
 
+class SimulatorError(Exception):
+    """A request the real API would refuse; carries Calendly's status and error body."""
+
+    def __init__(
+        self, status: int, title: str, message: str, details: list[Resource] | None = None
+    ):
+        super().__init__(f"{status} {title}: {message}")
+        self.status = status
+        self.title = title
+        self.message = message
+        self.details = details or []
+
+    def body(self) -> Resource:
+        """The JSON error body Calendly sends."""
+        body: Resource = {"title": self.title, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
 def uri_of(kind: str, uuid: str) -> str:
     """Canonical URI of a top-level resource, e.g. ``uri_of("users", "U1")``."""
     return f"{API_BASE}/{kind}/{uuid}"
