@@ -1,0 +1,426 @@
+"""Authentication for the Calendly API: personal access tokens and OAuth.
+
+Calendly's OAuth refresh tokens are single-use: every refresh returns a new
+refresh token and revokes the old one. If the new one is lost (a crash right
+after the refresh), the integration is locked out until someone re-authorizes
+the app. So :class:`OAuthAuth` writes the rotated refresh token to a
+:class:`TokenStore` (a 0600 JSON file, replaced atomically) *before* the new
+access token is handed to anyone, and a lock makes concurrent callers that all
+hit a 401 share a single refresh.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import random
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from pipelines.calendly.helpers.errors import (
+    ADVICE_OAUTH_CLIENT,
+    ADVICE_REFRESH_TOKEN_REJECTED,
+    CalendlyApiError,
+    CalendlyAuthError,
+    CalendlyRateLimitError,
+    CalendlyServerError,
+    TokenStoreError,
+    path_of,
+    redact,
+)
+from pipelines.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ACCESS_TOKEN_LIFETIME = timedelta(hours=2)
+MAX_LINEAGE = 50
+
+
+class Authenticator(Protocol):
+    """Supplies the ``Authorization`` header and recovers from a 401."""
+
+    def authorization(self) -> str:
+        """The ``Authorization`` header value for the next request (``"Bearer ..."``)."""
+        ...
+
+    def refresh_after_401(self, stale: str) -> bool:
+        """Get a new access token after ``stale`` was refused; False if impossible."""
+        ...
+
+
+class PersonalAccessTokenAuth:
+    """A personal access token: a plain Bearer token that cannot be refreshed."""
+
+    def __init__(self, token: str) -> None:
+        token = (token or "").strip()
+        if not token:
+            raise ConfigError(
+                "no Calendly access token: set CALENDLY_ACCESS_TOKEN or "
+                "sources.calendly.access_token in .dlt/secrets.toml"
+            )
+        self._header = f"Bearer {token}"
+
+    def __repr__(self) -> str:
+        return "PersonalAccessTokenAuth(token=***)"
+
+    def authorization(self) -> str:
+        """The ``Authorization`` header value: ``"Bearer <token>"``."""
+        return self._header
+
+    def refresh_after_401(self, stale: str) -> bool:
+        """A personal access token cannot be refreshed: always False."""
+        return False
+
+
+class TokenStore:
+    """OAuth tokens persisted in a JSON file readable by its owner only (0600).
+
+    ``save`` writes a temporary file in the same folder, fsyncs it and renames
+    it over the store (``os.replace`` is atomic), so a crash leaves either the
+    old or the new tokens, never a torn file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"TokenStore({str(self.path)!r})"
+
+    def load(self) -> dict[str, Any] | None:
+        """Read the stored tokens.
+
+        Returns:
+            The stored mapping, or None if the file does not exist.
+
+        Raises:
+            TokenStoreError: The file exists but cannot be read or is not a JSON object.
+        """
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise TokenStoreError(
+                f"cannot read the OAuth token store {self.path}: {error.strerror}"
+            ) from error
+        self._tighten_permissions()
+        try:
+            tokens = json.loads(text)
+        except ValueError as error:
+            raise TokenStoreError(
+                f"the OAuth token store {self.path} is not valid JSON; delete it and set the "
+                "latest refresh token in CALENDLY_REFRESH_TOKEN"
+            ) from error
+        if not isinstance(tokens, dict):
+            raise TokenStoreError(f"the OAuth token store {self.path} does not hold a JSON object")
+        return tokens
+
+    def save(self, tokens: dict[str, Any]) -> None:
+        """Write ``tokens`` atomically (tmp file + fsync + ``os.replace``), mode 0600.
+
+        Raises:
+            TokenStoreError: The file cannot be written.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._write_atomically(json.dumps(tokens, indent=2, sort_keys=True))
+        except OSError as error:
+            raise TokenStoreError(
+                f"cannot write the OAuth token store {self.path}: {error.strerror}"
+            ) from error
+
+    def _write_atomically(self, text: str) -> None:
+        handle, tmp_name = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
+        try:
+            os.fchmod(handle, 0o600)
+            with os.fdopen(handle, "w", encoding="utf-8") as tmp:
+                tmp.write(text)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            os.replace(tmp_name, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+            raise
+        _fsync_directory(self.path.parent)
+
+    def _tighten_permissions(self) -> None:
+        mode = self.path.stat().st_mode & 0o777
+        if mode & 0o077:
+            logger.warning("token store %s was readable by others; setting mode 0600", self.path)
+            os.chmod(self.path, 0o600)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename durable (POSIX); silently skipped where directories cannot be opened."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def fingerprint(token: str) -> str:
+    """A SHA-256 fingerprint of a token, safe to store and compare."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OAuthAuth:
+    """OAuth access tokens, refreshed ahead of expiry or after a 401, rotation-safe.
+
+    The refresh token to start from is the configured one, unless the token
+    store holds a rotated descendant of it (its fingerprint is in the store's
+    ``lineage``): then the stored refresh token (and access token, if still
+    valid) is used. A configured token unknown to the store is a fresh
+    authorization and wins over the store.
+
+    Attributes:
+        refresh_count: Successful refreshes so far.
+        token_request_count: HTTP requests sent to the token endpoint (incl. retries).
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        auth_base_url: str,
+        token_store: TokenStore,
+        transport: httpx.BaseTransport | None = None,
+        now: Callable[[], datetime] = _utc_now,
+        refresh_margin: timedelta = timedelta(minutes=5),
+        max_retries: int = 3,
+        backoff_base: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: float = 30.0,
+    ) -> None:
+        if not client_id or not client_secret:
+            raise ConfigError(
+                "OAuth needs CALENDLY_CLIENT_ID and CALENDLY_CLIENT_SECRET "
+                "(or sources.calendly.client_id / client_secret in .dlt/secrets.toml)"
+            )
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._token_url = auth_base_url.rstrip("/") + "/oauth/token"
+        self._store = token_store
+        self._now = now
+        self._margin = refresh_margin
+        self._max_retries = max_retries
+        self._backoff_base = backoff_base
+        self._sleep = sleep
+        self._http = httpx.Client(transport=transport, timeout=timeout)
+        self._lock = threading.RLock()
+        self._access_token: str | None = None
+        self._expires_at: datetime | None = None
+        self._lineage: list[str] = []
+        self.refresh_count = 0
+        self.token_request_count = 0
+        self._refresh_token = self._initial_refresh_token(refresh_token or "")
+
+    def __repr__(self) -> str:
+        return f"OAuthAuth(token_url={self._token_url!r}, token_store={self._store!r})"
+
+    def _initial_refresh_token(self, configured: str) -> str:
+        stored = self._store.load()
+        stored_refresh = str(stored.get("refresh_token") or "") if stored else ""
+        lineage = [str(item) for item in stored.get("lineage", [])] if stored else []
+        descends = configured == stored_refresh or fingerprint(configured) in lineage
+        if stored_refresh and (descends or not configured):
+            logger.info("using the rotated refresh token from %s", self._store.path)
+            self._lineage = lineage
+            self._adopt_stored_access_token(stored or {})
+            return stored_refresh
+        if not configured:
+            raise ConfigError(
+                "no OAuth refresh token: set CALENDLY_REFRESH_TOKEN "
+                "(or sources.calendly.refresh_token in .dlt/secrets.toml)"
+            )
+        if stored_refresh:
+            logger.info("the configured refresh token is newer than the token store's; using it")
+        return configured
+
+    def _adopt_stored_access_token(self, stored: dict[str, Any]) -> None:
+        access, expires_at = stored.get("access_token"), stored.get("expires_at")
+        if not access or not expires_at:
+            return
+        try:
+            self._expires_at = datetime.fromisoformat(str(expires_at))
+        except ValueError:
+            return
+        self._access_token = str(access)
+
+    def authorization(self) -> str:
+        """The ``Authorization`` header, refreshing first if the token is missing or expiring."""
+        with self._lock:
+            if self._access_token is None or self._expiring():
+                self._refresh()
+            return f"Bearer {self._access_token}"
+
+    def refresh_after_401(self, stale: str) -> bool:
+        """Refresh once for all callers refused with ``stale``.
+
+        Args:
+            stale: The ``Authorization`` header value that got the 401.
+
+        Returns:
+            True: a token newer than ``stale`` is available (refreshed now or by
+            another thread meanwhile).
+
+        Raises:
+            CalendlyAuthError: The token endpoint refused the refresh.
+        """
+        with self._lock:
+            if self._access_token is not None and f"Bearer {self._access_token}" != stale:
+                return True
+            self._refresh()
+            return True
+
+    def close(self) -> None:
+        """Close the token endpoint's HTTP connections."""
+        self._http.close()
+
+    def _expiring(self) -> bool:
+        return self._expires_at is None or self._now() >= self._expires_at - self._margin
+
+    def _refresh(self) -> None:
+        """Exchange the refresh token; save the rotated one BEFORE using the new access token."""
+        old_refresh = self._refresh_token
+        payload = self._request_tokens(old_refresh)
+        new_refresh = str(payload.get("refresh_token") or old_refresh)
+        access = str(payload["access_token"])
+        lifetime = _lifetime(payload)
+        expires_at = self._now() + lifetime
+        lineage = [*self._lineage, fingerprint(old_refresh)][-MAX_LINEAGE:]
+        self._store.save(
+            {
+                "refresh_token": new_refresh,
+                "access_token": access,
+                "expires_at": expires_at.isoformat(),
+                "obtained_at": self._now().isoformat(),
+                "lineage": lineage,
+            }
+        )
+        self._refresh_token, self._lineage = new_refresh, lineage
+        self._access_token, self._expires_at = access, expires_at
+        self.refresh_count += 1
+        logger.info("OAuth access token refreshed; valid until %s", expires_at.isoformat())
+
+    def _request_tokens(self, refresh_token: str) -> dict[str, Any]:
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+        }
+        for attempt in range(self._max_retries + 1):
+            last = attempt == self._max_retries
+            try:
+                self.token_request_count += 1
+                response = self._http.post(self._token_url, data=form)
+            except httpx.TransportError as error:
+                if last:
+                    raise _token_endpoint_unreachable(self._token_url, error) from None
+                self._pause(attempt, None, f"{type(error).__name__}")
+                continue
+            if response.status_code == 429 or response.status_code >= 500:
+                if last:
+                    raise _oauth_error(response)
+                self._pause(attempt, response, str(response.status_code))
+                continue
+            if response.status_code != 200:
+                raise _oauth_error(response)
+            return _token_payload(response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pause(self, attempt: int, response: httpx.Response | None, reason: str) -> None:
+        delay = random.uniform(0, self._backoff_base * 2**attempt)
+        if response is not None and response.status_code == 429:
+            delay = max(delay, min(_reset_seconds(response), 60.0))
+        logger.warning(
+            "token request to %s failed (%s); retry %d/%d in %.1f s",
+            path_of(self._token_url),
+            reason,
+            attempt + 1,
+            self._max_retries,
+            delay,
+        )
+        self._sleep(delay)
+
+
+def _lifetime(payload: dict[str, Any]) -> timedelta:
+    try:
+        return timedelta(seconds=float(payload["expires_in"]))
+    except (KeyError, TypeError, ValueError):
+        return DEFAULT_ACCESS_TOKEN_LIFETIME
+
+
+def _reset_seconds(response: httpx.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("X-RateLimit-Reset", "0")))
+    except ValueError:
+        return 0.0
+
+
+def _token_payload(response: httpx.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict) or not payload.get("access_token"):
+        raise CalendlyAuthError(
+            response.status_code,
+            "Invalid Token Response",
+            "the token endpoint answered without an access token",
+            advice=ADVICE_OAUTH_CLIENT,
+            url=str(response.request.url),
+        )
+    return payload
+
+
+def _oauth_error(response: httpx.Response) -> CalendlyApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    code = str(body.get("error") or body.get("title") or response.reason_phrase)
+    description = str(body.get("error_description") or body.get("message") or "")
+    url = str(response.request.url)
+    if response.status_code == 429:
+        return CalendlyRateLimitError(response.status_code, code, description, url=url)
+    if response.status_code >= 500:
+        return CalendlyServerError(response.status_code, code, description, url=url)
+    advice = ADVICE_OAUTH_CLIENT if code == "invalid_client" else ADVICE_REFRESH_TOKEN_REJECTED
+    return CalendlyAuthError(response.status_code, code, description, advice=advice, url=url)
+
+
+def _token_endpoint_unreachable(url: str, error: httpx.TransportError) -> CalendlyServerError:
+    return CalendlyServerError(
+        None,
+        "Connection Failed",
+        redact(f"{type(error).__name__}: {error}"),
+        advice="the OAuth token endpoint could not be reached; check auth_base_url and the network",
+        url=url,
+    )

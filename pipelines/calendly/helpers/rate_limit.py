@@ -1,0 +1,124 @@
+"""A client-side rate limiter shared by every thread of a run.
+
+Calendly allows 500 requests per user per minute on paid plans (50 on free
+plans) and answers 429 beyond that. The limiter keeps a sliding window of the
+last minute's requests and makes ``acquire`` wait while the window is full.
+It also listens to Calendly's own accounting: every response carries
+``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``
+(seconds until the window resets). When the remaining budget runs out (or a
+429 arrives) every thread pauses until the reset; a server limit lower than
+the configured one (a free plan) lowers the window.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+
+logger = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 60.0
+DEFAULT_PAUSE_AFTER_429 = 1.0
+
+
+class RateLimiter:
+    """Sliding-window limiter (requests per minute) that also obeys ``X-RateLimit-*`` headers.
+
+    Attributes:
+        requests_per_minute: The current limit (lowered if the server announces less).
+        total_wait: Seconds spent waiting in ``acquire`` so far.
+    """
+
+    def __init__(
+        self,
+        requests_per_minute: int = 500,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        remaining_reserve: int = 0,
+        max_wait: float = WINDOW_SECONDS,
+        on_acquire: Callable[[float], None] | None = None,
+    ) -> None:
+        if requests_per_minute < 1:
+            raise ValueError("requests_per_minute must be at least 1")
+        self.requests_per_minute = requests_per_minute
+        self.total_wait = 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._reserve = remaining_reserve
+        self._max_wait = max_wait
+        self._on_acquire = on_acquire
+        self._sent: deque[float] = deque()
+        self._paused_until = float("-inf")
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Block until one more request may be sent, then count it."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = self._wait_needed(now)
+                if wait <= 0:
+                    self._sent.append(now)
+                    if self._on_acquire is not None:
+                        self._on_acquire(now)
+                    return
+                self.total_wait += wait
+            logger.debug("rate limiter: waiting %.2f s", wait)
+            self._sleep(wait)
+
+    def observe(self, headers: Mapping[str, str], *, rate_limited: bool = False) -> None:
+        """Read a response's ``X-RateLimit-*`` headers.
+
+        Args:
+            headers: The response headers (case-insensitive mapping, e.g. httpx's).
+            rate_limited: The response was a 429: pause until the reset even
+                without a ``Remaining`` header.
+        """
+        limit = _int_header(headers, "X-RateLimit-Limit")
+        remaining = _int_header(headers, "X-RateLimit-Remaining")
+        reset = _float_header(headers, "X-RateLimit-Reset")
+        with self._lock:
+            if limit is not None and 0 < limit < self.requests_per_minute:
+                logger.info("Calendly allows %d requests per minute; slowing down", limit)
+                self.requests_per_minute = limit
+            exhausted = remaining is not None and remaining <= self._reserve
+            if rate_limited or (exhausted and reset is not None):
+                pause = reset if reset is not None else DEFAULT_PAUSE_AFTER_429
+                self._pause(min(max(pause, 0.0), self._max_wait))
+
+    def _pause(self, seconds: float) -> None:
+        until = self._clock() + seconds
+        if until > self._paused_until:
+            self._paused_until = until
+            logger.debug("rate limit budget spent; pausing %.2f s", seconds)
+
+    def _wait_needed(self, now: float) -> float:
+        if now < self._paused_until:
+            return self._paused_until - now
+        while self._sent and self._sent[0] <= now - WINDOW_SECONDS:
+            self._sent.popleft()
+        if len(self._sent) >= self.requests_per_minute:
+            oldest_counted = self._sent[len(self._sent) - self.requests_per_minute]
+            return oldest_counted + WINDOW_SECONDS - now
+        return 0.0
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    value = _float_header(headers, name)
+    return None if value is None else int(value)
+
+
+def _float_header(headers: Mapping[str, str], name: str) -> float | None:
+    raw = headers.get(name)
+    if raw is None:
+        raw = headers.get(name.lower())
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return None
