@@ -14,8 +14,11 @@ arrived on.
 from __future__ import annotations
 
 import bisect
+import random
 import threading
+import uuid as uuid_module
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -142,6 +145,30 @@ class Store:
     # events sorted by start_time: (start_time_iso, uuid); kept in sync by add_event
     _event_index: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # source of every id a mutation creates (seeded: same history -> same uuids)
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    # simulator-only settings per event type uuid (not served by the API):
+    # {"hosts": [user uuid, ...], "invitee_limit": int, "location_kind": str | None}
+    event_type_settings: dict[str, Resource] = field(default_factory=dict)
+    # group uuid -> uuids of its member users (for group scope filters)
+    group_members: dict[str, list[str]] = field(default_factory=dict)
+    # no-show uuid by invitee uuid (a marked invitee has exactly one)
+    no_show_of_invitee: dict[str, str] = field(default_factory=dict)
+    _bulk_loading: bool = False
+
+    def new_uuid(self) -> str:
+        """A fresh, deterministic (seeded) uuid for a resource a mutation creates."""
+        return str(uuid_module.UUID(int=self.rng.getrandbits(128), version=4))
+
+    @contextmanager
+    def bulk_loading(self) -> Iterator[None]:
+        """Defer the start-time index upkeep while loading many events, then sort once."""
+        self._bulk_loading = True
+        try:
+            yield
+        finally:
+            self._bulk_loading = False
+            self._event_index.sort()
 
     # ---- writes -----------------------------------------------------------
 
@@ -150,7 +177,10 @@ class Store:
         uuid = uuid_of(event["uri"])
         self.events[uuid] = event
         self.invitees_by_event.setdefault(uuid, [])
-        bisect.insort(self._event_index, (event["start_time"], uuid))
+        if self._bulk_loading:
+            self._event_index.append((event["start_time"], uuid))
+        else:
+            bisect.insort(self._event_index, (event["start_time"], uuid))
 
     def add_invitee(self, invitee: Resource) -> None:
         """Insert an invitee under its event."""
