@@ -1,0 +1,201 @@
+"""The shared rate limiter: sliding window, X-RateLimit-* headers, 429 pauses.
+
+Time is an injected clock that moves only when the limiter sleeps, so the
+recorded acquisition times are exact.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from pipelines.calendly.helpers.auth import PersonalAccessTokenAuth
+from pipelines.calendly.helpers.client import CalendlyClient
+from pipelines.calendly.helpers.rate_limit import RateLimiter
+
+WINDOW = 60.0
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self.lock:
+            return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.now += seconds
+
+    def tick(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+
+def limiter_with_log(rpm: int, **kwargs: Any) -> tuple[RateLimiter, FakeClock, list[float]]:
+    clock = FakeClock()
+    acquired: list[float] = []
+    limiter = RateLimiter(rpm, clock=clock, sleep=clock.sleep, on_acquire=acquired.append, **kwargs)
+    return limiter, clock, acquired
+
+
+def max_in_any_window(times: list[float]) -> int:
+    """Most acquisitions inside any half-open 60 s window (t - 60, t] (float-tolerant)."""
+    epsilon = 1e-6
+    return max(sum(1 for other in times if t - WINDOW + epsilon < other <= t) for t in times)
+
+
+def test_sliding_window_keeps_every_minute_under_the_limit() -> None:
+    limiter, clock, acquired = limiter_with_log(50)
+    for index in range(180):
+        limiter.acquire()
+        clock.tick(0.1 if index % 7 else 0.9)  # uneven work between requests
+    assert len(acquired) == 180
+    assert max_in_any_window(acquired) == 50
+    assert acquired[50] == pytest.approx(acquired[0] + WINDOW)  # the 51st waits for the 1st
+    # 180 requests at 50/min: the 151st waits for the 101st + 60 s; the 30 after it only
+    # take their own work time (29 gaps of 0.1-0.9 s): no wait beyond what the limit needs
+    assert acquired[150] == pytest.approx(acquired[100] + WINDOW)
+    assert acquired[-1] - acquired[150] < 29 * 0.9
+
+
+def test_concurrent_threads_share_one_budget() -> None:
+    limiter, _clock, acquired = limiter_with_log(20)
+
+    def worker() -> None:
+        for _ in range(10):
+            limiter.acquire()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(acquired) == 80
+    assert max_in_any_window(sorted(acquired)) <= 20
+    assert max(acquired) >= 3 * WINDOW  # 80 requests at 20/min need at least 3 more windows
+
+
+def test_remaining_zero_pauses_every_caller_until_reset() -> None:
+    limiter, _clock, acquired = limiter_with_log(500)
+    limiter.acquire()
+    limiter.observe(
+        {"X-RateLimit-Limit": "500", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "12"}
+    )
+    limiter.acquire()
+    assert acquired == [0.0, 12.0]
+    assert limiter.total_wait == pytest.approx(12.0)
+
+
+def test_remaining_above_the_reserve_does_not_pause() -> None:
+    limiter, _clock, acquired = limiter_with_log(500, remaining_reserve=3)
+    limiter.observe({"X-RateLimit-Remaining": "4", "X-RateLimit-Reset": "30"})
+    limiter.acquire()
+    limiter.observe({"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "30"})  # low: pause
+    limiter.acquire()
+    assert acquired == [0.0, 30.0]
+
+
+def test_a_429_pauses_for_reset_capped_and_a_default_without_headers() -> None:
+    limiter, _clock, acquired = limiter_with_log(500, max_wait=60.0)
+    limiter.observe({"X-RateLimit-Reset": "3600"}, rate_limited=True)
+    limiter.acquire()
+    limiter.observe({}, rate_limited=True)
+    limiter.acquire()
+    assert acquired == [60.0, 61.0]
+
+
+def test_a_lower_server_limit_lowers_the_window() -> None:
+    limiter, _clock, acquired = limiter_with_log(500)
+    limiter.observe(
+        {"X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "49", "X-RateLimit-Reset": "60"}
+    )
+    assert limiter.requests_per_minute == 50
+    for _ in range(60):
+        limiter.acquire()
+    assert max_in_any_window(acquired) == 50
+    limiter.observe({"X-RateLimit-Limit": "1000"})  # never raised above the configured limit
+    assert limiter.requests_per_minute == 50
+
+
+def test_unparseable_headers_are_ignored() -> None:
+    limiter, _clock, acquired = limiter_with_log(500)
+    limiter.observe({"X-RateLimit-Remaining": "soon", "X-RateLimit-Reset": "?"})
+    limiter.acquire()
+    assert acquired == [0.0]
+    with pytest.raises(ValueError, match="at least 1"):
+        RateLimiter(0)
+
+
+# --- through the client -----------------------------------------------------------------
+
+
+class CountingServer:
+    """Answers every request; reports a per-minute budget like Calendly does."""
+
+    def __init__(self, clock: FakeClock, limit: int) -> None:
+        self.clock = clock
+        self.limit = limit
+        self.times: list[float] = []
+        self.rejected = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:
+            now = self.clock()
+            recent = [t for t in self.times if now - WINDOW < t <= now]
+            if len(recent) >= self.limit:
+                self.rejected += 1
+                reset = recent[0] + WINDOW - now
+                return httpx.Response(
+                    429,
+                    json={"title": "Too Many Requests", "message": "limit"},
+                    headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": f"{reset:.3f}"},
+                )
+            self.times.append(now)
+            headers = {
+                "X-RateLimit-Limit": str(self.limit),
+                "X-RateLimit-Remaining": str(self.limit - len(recent) - 1),
+                "X-RateLimit-Reset": f"{(recent[0] + WINDOW - now) if recent else WINDOW:.3f}",
+            }
+        return httpx.Response(200, json={"resource": {}}, headers=headers)
+
+
+def client_on(
+    handler: Callable[[httpx.Request], httpx.Response], clock: FakeClock, **kwargs: Any
+) -> CalendlyClient:
+    return CalendlyClient(
+        "https://api.calendly.test",
+        PersonalAccessTokenAuth("pat"),
+        transport=httpx.MockTransport(handler),
+        sleep=clock.sleep,
+        clock=clock,
+        **kwargs,
+    )
+
+
+def test_the_client_stays_under_its_configured_rate_without_429s() -> None:
+    clock = FakeClock()
+    server = CountingServer(clock, limit=1000)  # the server would allow more
+    client = client_on(server, clock, requests_per_minute=30, max_concurrency=4)
+    list(client.map_concurrently(lambda n: client.get(f"/event_types/{n}"), range(100)))
+    assert len(server.times) == 100
+    assert max_in_any_window(server.times) == 30
+    assert server.rejected == 0
+
+
+def test_the_client_learns_a_free_plan_limit_from_headers_and_avoids_429s() -> None:
+    clock = FakeClock()
+    server = CountingServer(clock, limit=50)  # a free plan, though 500 is configured
+    client = client_on(server, clock, requests_per_minute=500, max_concurrency=1)
+    for n in range(120):
+        client.get(f"/event_types/{n}")
+    assert len(server.times) == 120
+    assert max_in_any_window(server.times) <= 50
+    assert server.rejected == 0
+    assert client.rate_limiter.requests_per_minute == 50
