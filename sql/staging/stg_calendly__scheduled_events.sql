@@ -12,7 +12,6 @@ not_deleted as (
 renamed as (
     select
         cast(uri as varchar) as event_uri,
-        cast(_dlt_id as varchar) as event_load_id,
         cast(name as varchar) as event_name,
         cast(status as varchar) as event_status,
         cast(event_type as varchar) as event_type_uri,
