@@ -147,7 +147,7 @@ def run_sql_tests(
     schema = analytics_schema_of(pipeline)
     failures = []
     with pipeline.sql_client() as client:
-        target = _render_target(client, schema, datetime.now(UTC))
+        target = render_target_for(client, schema, datetime.now(UTC))
         for test in catalog.tests:
             rows = _run_test_query(client, test.name, render_sql(test.sql, target))
             if rows:
@@ -172,9 +172,23 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _render_target(
-    client: Any, schema: str, as_of: datetime, renamed: dict[str, str] | None = None
+def render_target_for(
+    client: Any,
+    schema: str,
+    as_of: datetime | None = None,
+    renamed: dict[str, str] | None = None,
 ) -> RenderTarget:
+    """How to render SQL templates for ``client``'s destination and the models in ``schema``.
+
+    Args:
+        client: an open dlt SQL client of the pipeline.
+        schema: the analytics schema the models live in.
+        as_of: the build's reference instant (default: now).
+        renamed: model name -> relation name, for marts built under another name.
+
+    Returns:
+        The render target (dialect, qualified names, as_of).
+    """
     renamed = renamed or {}
 
     def qualify_model(name: str) -> str:
@@ -185,7 +199,7 @@ def _render_target(
         dialect=client.capabilities.sqlglot_dialect or "duckdb",
         qualify_model=qualify_model,
         qualify_source=client.make_qualified_table_name,
-        as_of=as_of,
+        as_of=as_of or datetime.now(UTC),
     )
 
 
@@ -207,7 +221,7 @@ def _check_sources_loaded(client: Any, catalog: Catalog) -> None:
 def _build_in_transaction(
     client: Any, catalog: Catalog, schema: str, as_of: datetime
 ) -> list[BuiltModel]:
-    target = _render_target(client, schema, as_of)
+    target = render_target_for(client, schema, as_of)
     with client.begin_transaction():
         _create_schema(client, schema)
         return [_build_model(client, model, target) for model in catalog.models]
@@ -218,10 +232,10 @@ def _build_and_swap(
 ) -> list[BuiltModel]:
     logger.warning("destination has no transactional DDL: building marts beside the old ones")
     renamed = {mart.name: mart.name + SWAP_SUFFIX for mart in catalog.marts}
-    target = _render_target(client, schema, as_of, renamed)
+    target = render_target_for(client, schema, as_of, renamed)
     _create_schema(client, schema)
     built = [_build_model(client, model, target) for model in catalog.models]
-    final_target = _render_target(client, schema, as_of)
+    final_target = render_target_for(client, schema, as_of)
     for mart in catalog.marts:
         _run(client, f"drop table if exists {{{{ ref('{mart.name}') }}}}", final_target)
         staged = target.qualify_model(mart.name)

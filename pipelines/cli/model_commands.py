@@ -1,0 +1,85 @@
+"""``calendly-elt models`` and ``calendly-elt report``: build the SQL models, show the metrics."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipelines.cli.main import app
+from pipelines.errors import CalendlyEltError, ConfigError
+from pipelines.models.destination import warehouse_pipeline
+from pipelines.models.report import FORMATS, render_report
+from pipelines.models.runner import build_models
+
+logger = logging.getLogger(__name__)
+
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of", help="Judge outcomes at this instant (ISO 8601 with zone; default now)."
+    ),
+]
+DestinationOption = Annotated[
+    str | None, typer.Option("--destination", help="dlt destination name (default duckdb).")
+]
+DuckdbOption = Annotated[
+    Path | None, typer.Option("--duckdb", help="DuckDB file of the warehouse.")
+]
+
+
+class SqlTestsFailedError(CalendlyEltError):
+    """Some SQL tests returned rows."""
+
+
+def _parse_as_of(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise ConfigError(f"--as-of {text!r} is not an ISO 8601 timestamp") from error
+    if moment.tzinfo is None:
+        raise ConfigError(f"--as-of {text!r} needs a timezone, e.g. {text}Z")
+    return moment
+
+
+@app.command("models")
+def models_command(
+    as_of: AsOfOption = None,
+    destination: DestinationOption = None,
+    duckdb: DuckdbOption = None,
+    test: Annotated[
+        bool, typer.Option("--test", help="Run the SQL tests after the build.")
+    ] = False,
+) -> None:
+    """Build the SQL models (staging, intermediate, marts) in dependency order."""
+    pipeline = warehouse_pipeline(duckdb, destination)
+    result = build_models(pipeline, as_of=_parse_as_of(as_of), run_tests=test)
+    typer.echo(
+        f"built {len(result.models)} models in {result.analytics_schema} "
+        f"as of {result.as_of.isoformat()} in {result.seconds:.2f}s"
+    )
+    if result.tests_ran:
+        for failure in result.test_failures:
+            typer.echo(f"FAIL {failure}")
+        if result.test_failures:
+            raise SqlTestsFailedError(f"{len(result.test_failures)} SQL test(s) failed")
+        typer.echo("all SQL tests passed")
+
+
+@app.command("report")
+def report_command(
+    fmt: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")] = "table",
+    destination: DestinationOption = None,
+    duckdb: DuckdbOption = None,
+) -> None:
+    """Show the headline metrics: UTM sources, no-shows and cancellations by month."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    typer.echo(
+        render_report(warehouse_pipeline(duckdb, destination, must_exist=True), fmt=fmt), nl=False
+    )
