@@ -340,3 +340,28 @@ def test_oauth_eight_concurrent_401s_on_the_simulator_cause_one_refresh(
     assert auth.refresh_count == 2  # the first one, then exactly ONE for 8 concurrent 401s
     assert sim.stats["POST /oauth/token"] == 2
     assert transport.violations == []
+
+
+def test_over_real_sockets_dropped_connections_are_retried_with_the_pool() -> None:
+    store = new_store()
+    clock = FakeClock()
+    faults = FaultConfig(seed=2, drop_rate=0.15, error_rate=0.1)
+    sim = quiet_sim(store, clock, faults=faults)
+    with sim.serve() as base_url:
+        assert base_url.startswith("http://127.0.0.1:")
+        client = CalendlyClient(
+            base_url,
+            PersonalAccessTokenAuth(sim.admin_token),
+            max_concurrency=4,
+            max_retries=8,
+            timeout=5.0,
+            sleep=clock.sleep,
+            clock=clock,
+        )
+        with client:
+            data = extract(client, store.organization["uri"], count=20)
+    assert sorted(uuid_of(event["uri"]) for event in data["events"]) == sorted(store.events)
+    loaded = sorted(row["uri"] for rows in data["invitees"].values() for row in rows)
+    assert loaded == sorted(invitee["uri"] for invitee in store.invitees.values())
+    assert sim.stats.total == client.request_count
+    assert client.request_count > len(store.events) + 3  # retries happened

@@ -313,15 +313,21 @@ class OAuthAuth:
         lifetime = _lifetime(payload)
         expires_at = self._now() + lifetime
         lineage = [*self._lineage, fingerprint(old_refresh)][-MAX_LINEAGE:]
-        self._store.save(
-            {
-                "refresh_token": new_refresh,
-                "access_token": access,
-                "expires_at": expires_at.isoformat(),
-                "obtained_at": self._now().isoformat(),
-                "lineage": lineage,
-            }
-        )
+        tokens = {
+            "refresh_token": new_refresh,
+            "access_token": access,
+            "expires_at": expires_at.isoformat(),
+            "obtained_at": self._now().isoformat(),
+            "lineage": lineage,
+        }
+        try:
+            self._store.save(tokens)
+        except TokenStoreError as error:
+            logger.error("the rotated refresh token could not be saved; not using it")
+            raise TokenStoreError(
+                f"{error} - Calendly rotated the refresh token but it could not be saved; "
+                "fix the token store path, then re-authorize the OAuth app"
+            ) from error
         self._refresh_token, self._lineage = new_refresh, lineage
         self._access_token, self._expires_at = access, expires_at
         self.refresh_count += 1
