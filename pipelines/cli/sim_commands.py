@@ -2,9 +2,82 @@
 
 from __future__ import annotations
 
+import logging
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from types import FrameType
+
 import typer
 
 from pipelines.cli.main import app
+from pipelines.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 sim_app = typer.Typer(help="The bundled Calendly API simulator.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
+
+
+def _serve_start(now: str | None) -> datetime:
+    """The ``--now`` instant, or the current UTC time floored to the hour."""
+    if now is None:
+        return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    try:
+        moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"--now {now!r} is not an ISO timestamp like 2026-01-15T12:00Z") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@sim_app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    port: int = typer.Option(8765, help="TCP port (0 picks a free one)."),
+    seed: int = typer.Option(7, help="Seed of the generated organization."),
+    size: str = typer.Option("small", help="Organization size: tiny, small, medium, large."),
+    requests_per_minute: int = typer.Option(
+        500, "--requests-per-minute", help="Per-user rate limit (500 paid plans, 50 free)."
+    ),
+    now: str | None = typer.Option(
+        None, help="Simulated start instant (ISO, UTC); default: now floored to the hour."
+    ),
+) -> None:
+    """Serve a generated organization as api.calendly.com until Ctrl-C.
+
+    Prints CALENDLY_BASE_URL=... and CALENDLY_ACCESS_TOKEN=... (an admin's
+    personal access token) on lines of their own, ready for the environment.
+    """
+    from pipelines.simulator import SimConfig, Simulator, generate_organization
+    from pipelines.simulator.store import SimClock
+
+    start = _serve_start(now)
+    try:
+        store = generate_organization(seed=seed, size=size, now=start)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    store.clock = SimClock(start, ticking=True)
+    simulator = Simulator(store, SimConfig(requests_per_minute=requests_per_minute))
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with simulator.serve(host, port) as base_url:
+            typer.echo(f"CALENDLY_BASE_URL={base_url}")
+            typer.echo(f"CALENDLY_ACCESS_TOKEN={simulator.admin_token}")
+            sys.stdout.flush()
+            _wait_forever()
+    except OSError as error:
+        raise ConfigError(f"cannot serve on {host}:{port}: {error.strerror}") from None
+    except KeyboardInterrupt:
+        logger.info("simulator stopped")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """Treat SIGTERM like Ctrl-C: stop serving and exit cleanly."""
+    raise KeyboardInterrupt
+
+
+def _wait_forever() -> None:
+    """Block the main thread (the server runs in a daemon thread) until interrupted."""
+    while True:
+        time.sleep(3600)

@@ -1,0 +1,129 @@
+"""``calendly-elt sim serve`` as a real process, and byte-identical determinism."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipelines.simulator import Simulator, generate_organization
+
+REPO = Path(__file__).resolve().parents[1]
+NOW = "2026-01-15T12:00:00Z"
+
+
+def cli() -> list[str]:
+    """The installed ``calendly-elt`` console script (or an equivalent of it)."""
+    script = Path(sys.executable).parent / "calendly-elt"
+    if script.exists():
+        return [str(script)]
+    runner = "import sys; from pipelines.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    return [sys.executable, "-c", runner]
+
+
+def read_lines(stream: object, count: int, timeout: float) -> list[str]:
+    """Read ``count`` lines from a pipe, failing after ``timeout`` seconds."""
+    lines: list[str] = []
+
+    def reader() -> None:
+        for _ in range(count):
+            lines.append(stream.readline().rstrip("\n"))  # type: ignore[attr-defined]
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert len(lines) == count, f"only got {lines!r} within {timeout}s"
+    return lines
+
+
+@pytest.fixture
+def served() -> object:
+    command = [*cli(), "sim", "serve", "--port", "0",
+               "--size", "tiny", "--seed", "7", "--now", NOW]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+def test_serve_prints_env_lines_and_answers_users_me(served: subprocess.Popen[str]) -> None:
+    base_line, token_line = read_lines(served.stdout, 2, timeout=30)
+    assert base_line.startswith("CALENDLY_BASE_URL=http://127.0.0.1:")
+    assert token_line.startswith("CALENDLY_ACCESS_TOKEN=")
+    base_url = base_line.split("=", 1)[1]
+    token = token_line.split("=", 1)[1]
+    expected = generate_organization(seed=7, size="tiny", now=datetime(2026, 1, 15, 12, tzinfo=UTC))
+    assert token == expected.admin_token
+    admin = expected.users[expected.personal_access_tokens[token]]
+    response = httpx.get(f"{base_url}/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.json() == {"resource": admin}
+    assert expected.roles[expected.personal_access_tokens[token]] in ("owner", "admin")
+    served.send_signal(signal.SIGINT)
+    assert served.wait(timeout=10) == 0
+    assert served.stdout.read() == ""  # nothing else (no secrets) on stdout
+
+
+def test_serve_stops_cleanly_on_sigterm(served: subprocess.Popen[str]) -> None:
+    read_lines(served.stdout, 2, timeout=30)
+    served.terminate()
+    assert served.wait(timeout=10) == 0
+
+
+def test_serve_rejects_a_bad_now() -> None:
+    result = subprocess.run(
+        [*cli(), "sim", "serve", "--now", "yesterday"],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--now 'yesterday' is not an ISO timestamp" in result.stderr
+    assert result.stdout == ""
+
+
+def _session_bytes(sim: Simulator) -> list[bytes]:
+    """A fixed conversation with a fresh simulator; every response body in order."""
+    headers = {"Authorization": f"Bearer {sim.admin_token}"}
+    bodies: list[bytes] = []
+    org = sim.store.organization["uri"]
+    sim.register_oauth_client("app", "secret", "https://app.example/cb")
+    with httpx.Client(transport=sim.transport(), base_url="http://sim", headers=headers) as client:
+        url: str | None = "/scheduled_events"
+        params: dict[str, str | int] | None = {"organization": org, "count": 37}
+        while url:
+            response = client.get(url, params=params)
+            bodies.append(response.content)
+            url, params = response.json()["pagination"]["next_page"], None
+        event_uuid = response.json()["collection"][-1]["uri"].rsplit("/", 1)[-1]
+        for path in ("/users/me", f"/scheduled_events/{event_uuid}/invitees",
+                     f"/scheduled_events/{event_uuid}"):  # fmt: skip
+            bodies.append(client.get(path).content)
+        for path in ("/event_types", "/organization_memberships", "/routing_forms", "/groups"):
+            bodies.append(client.get(path, params={"organization": org}).content)
+        hook = {"url": "https://h.example/x", "events": ["invitee.created"],
+                "organization": org, "scope": "organization"}  # fmt: skip
+        bodies.append(client.post("/webhook_subscriptions", json=hook).content)
+    bodies.append(repr(sim.issue_oauth_tokens(sim.store.personal_access_tokens[sim.admin_token],
+                                              "app")).encode())  # fmt: skip
+    return bodies
+
+
+def test_same_seed_gives_byte_identical_responses() -> None:
+    first = _session_bytes(Simulator(generate_organization(seed=5, size="tiny")))
+    second = _session_bytes(Simulator(generate_organization(seed=5, size="tiny")))
+    assert len(first) > 10
+    assert first == second
+    other = _session_bytes(Simulator(generate_organization(seed=6, size="tiny")))
+    assert other != first
