@@ -107,7 +107,9 @@ def test_a_429_pauses_for_reset_capped_and_a_default_without_headers() -> None:
     limiter.acquire()
     limiter.observe({}, rate_limited=True)
     limiter.acquire()
-    assert acquired == [60.0, 61.0]
+    limiter.observe({"Retry-After": "5"}, rate_limited=True)
+    limiter.acquire()
+    assert acquired == [60.0, 61.0, 66.0]
 
 
 def test_a_lower_server_limit_lowers_the_window() -> None:

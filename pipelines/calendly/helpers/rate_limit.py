@@ -76,11 +76,14 @@ class RateLimiter:
         Args:
             headers: The response headers (case-insensitive mapping, e.g. httpx's).
             rate_limited: The response was a 429: pause until the reset even
-                without a ``Remaining`` header.
+                without a ``Remaining`` header (``Retry-After`` stands in for a
+                missing ``X-RateLimit-Reset``).
         """
         limit = _int_header(headers, "X-RateLimit-Limit")
         remaining = _int_header(headers, "X-RateLimit-Remaining")
         reset = _float_header(headers, "X-RateLimit-Reset")
+        if reset is None and rate_limited:
+            reset = _float_header(headers, "Retry-After")
         with self._lock:
             if limit is not None and 0 < limit < self.requests_per_minute:
                 logger.info("Calendly allows %d requests per minute; slowing down", limit)
