@@ -468,3 +468,34 @@ def test_personal_access_token_auth_requires_a_token_and_hides_it() -> None:
     auth = PersonalAccessTokenAuth(TOKEN)
     assert TOKEN not in repr(auth)
     assert auth.refresh_after_401(auth.authorization()) is False
+
+
+def test_errors_survive_pickling_with_every_field() -> None:
+    import pickle
+
+    error = CalendlyForbiddenError(
+        403,
+        "Permission Denied",
+        "no",
+        details=[{"parameter": "organization", "message": "not an admin"}],
+        advice=ADVICE_ORGANIZATION_SCOPE,
+        url=f"{BASE}/scheduled_events?organization=O1",
+    )
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is CalendlyForbiddenError
+    assert (copy.status, copy.title, copy.message, copy.details, copy.advice, copy.url) == (
+        403,
+        "Permission Denied",
+        "no",
+        [{"parameter": "organization", "message": "not an admin"}],
+        ADVICE_ORGANIZATION_SCOPE,
+        "/scheduled_events",
+    )
+    assert (
+        str(copy)
+        == str(error)
+        == (
+            "403 Permission Denied: no (organization: not an admin) - "
+            "the token's user is not an org admin; use scope=user"
+        )
+    )

@@ -110,6 +110,10 @@ class CalendlyApiError(CalendlyEltError):
         self.url = path_of(url) if url else ""
         super().__init__(str(self))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by state (the keyword-only constructor cannot be replayed from ``args``)."""
+        return _rebuild_error, (type(self), dict(self.__dict__))
+
     def __str__(self) -> str:
         head = f"{self.status} {self.title}" if self.status else self.title
         text = f"{head}: {self.message}" if self.message else head
@@ -125,6 +129,13 @@ class CalendlyApiError(CalendlyEltError):
             parameter, message = detail["parameter"], detail["message"]
             parts.append(f"{parameter}: {message}" if parameter else message)
         return "; ".join(parts)
+
+
+def _rebuild_error(cls: type[CalendlyApiError], state: dict[str, Any]) -> CalendlyApiError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    error.args = (str(error),)
+    return error
 
 
 class CalendlyBadRequestError(CalendlyApiError):
