@@ -92,3 +92,39 @@ def _parse_timestamps(value: Any) -> Any:
     elif isinstance(value, list):
         return [_parse_timestamps(item) for item in value]
     return value
+
+
+MARTS = (
+    "fct_bookings",
+    "fct_meetings",
+    "dim_event_types",
+    "dim_users",
+    "metrics_utm_attribution",
+    "metrics_no_shows",
+    "metrics_cancellations",
+)
+MART_KEYS: dict[str, tuple[str, ...]] = {
+    "fct_bookings": ("booking_id",),
+    "fct_meetings": ("event_uri",),
+    "dim_event_types": ("event_type_uri",),
+    "dim_users": ("user_uri",),
+    "metrics_utm_attribution": ("utm_source", "utm_medium", "utm_campaign"),
+    "metrics_no_shows": ("month", "event_type_name"),
+    "metrics_cancellations": ("month", "event_type_name"),
+}
+
+
+def fetch_rows(pipeline: dlt.Pipeline, model: str) -> list[dict[str, Any]]:
+    """Every row of ``model`` (in the analytics schema) as dicts, ordered by its key."""
+    schema = f"{pipeline.dataset_name}_analytics"
+    order = ", ".join(MART_KEYS.get(model, ("1",)))
+    with pipeline.sql_client() as client:
+        relation = ".".join(client.make_qualified_table_name_path(model, dataset_name=schema))
+        with client.execute_query(f"select * from {relation} order by {order}") as cursor:
+            columns = [column[0] for column in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def snapshot_marts(pipeline: dlt.Pipeline) -> dict[str, list[dict[str, Any]]]:
+    """All rows of every mart."""
+    return {mart: fetch_rows(pipeline, mart) for mart in MARTS}

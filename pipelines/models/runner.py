@@ -116,7 +116,7 @@ def build_models(
     logger.info("building %d models for as_of %s", len(catalog.models), as_of.isoformat())
     with pipeline.sql_client() as client:
         _check_sources_loaded(client, catalog)
-        if client.capabilities.supports_ddl_transactions:
+        if supports_transactional_ddl(client):
             result.models = _build_in_transaction(client, catalog, result.analytics_schema, as_of)
         else:
             result.models = _build_and_swap(client, catalog, result.analytics_schema, as_of)
@@ -201,6 +201,11 @@ def render_target_for(
         qualify_source=client.make_qualified_table_name,
         as_of=as_of or datetime.now(UTC),
     )
+
+
+def supports_transactional_ddl(client: Any) -> bool:
+    """Whether the destination can roll back DDL (then the build is one transaction)."""
+    return bool(client.capabilities.supports_ddl_transactions)
 
 
 def _check_sources_loaded(client: Any, catalog: Catalog) -> None:
