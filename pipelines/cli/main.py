@@ -34,6 +34,8 @@ def _root(
     _state["debug"] = debug
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every URL (with e-mail filters and page tokens) at INFO: keep it for --debug
+    logging.getLogger("httpx").setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 def _register_commands() -> None:
