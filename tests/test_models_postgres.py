@@ -1,0 +1,108 @@
+"""The same models give identical marts in DuckDB and in a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import dlt
+import pytest
+from model_fixtures import (
+    MARTS,
+    duckdb_pipeline,
+    load_store,
+    postgres_pipeline,
+    snapshot_marts,
+)
+
+from pipelines.models.errors import ModelBuildError
+from pipelines.models.runner import analytics_schema_of, build_models, run_sql_tests
+from pipelines.simulator.generator import DEFAULT_NOW, generate_organization
+
+DSN_VARIABLE = "CALENDLY_ELT_TEST_POSTGRES_DSN"
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def postgres_dsn() -> str:
+    dsn = os.environ.get(DSN_VARIABLE)
+    if not dsn:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{DSN_VARIABLE} must be set in CI")
+        pytest.skip(f"{DSN_VARIABLE} not set")
+    return dsn
+
+
+@pytest.fixture(scope="module")
+def both_warehouses(
+    postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[dlt.Pipeline, dlt.Pipeline]]:
+    store = generate_organization(seed=11, size="small")
+    folder = tmp_path_factory.mktemp("pg")
+    duck = duckdb_pipeline(folder)
+    dataset = f"calendly_models_{uuid.uuid4().hex[:8]}"
+    postgres = postgres_pipeline(folder, postgres_dsn, dataset, name=dataset)
+    for pipeline in (duck, postgres):
+        load_store(pipeline, store)
+        build_models(pipeline, as_of=DEFAULT_NOW)
+    yield duck, postgres
+    with postgres.sql_client() as client:
+        for schema in (dataset, analytics_schema_of(postgres)):
+            client.execute_sql(f'drop schema if exists "{schema}" cascade')
+
+
+def _same_value(left: Any, right: Any) -> bool:
+    if isinstance(left, float) and isinstance(right, float):
+        return math.isclose(left, right, rel_tol=0, abs_tol=1e-9)
+    if isinstance(left, datetime) and isinstance(right, datetime):
+        return left == right and left.utcoffset() is not None and right.utcoffset() is not None
+    return bool(left == right) and type(left) is type(right)
+
+
+@pytest.mark.parametrize("mart", MARTS)
+def test_every_mart_is_identical_in_duckdb_and_postgres(
+    both_warehouses: tuple[dlt.Pipeline, dlt.Pipeline], mart: str
+) -> None:
+    duck, postgres = both_warehouses
+    duck_rows = snapshot_marts(duck)[mart]
+    postgres_rows = snapshot_marts(postgres)[mart]
+    assert len(duck_rows) == len(postgres_rows) > 0
+    for duck_row, postgres_row in zip(duck_rows, postgres_rows, strict=True):
+        assert list(duck_row) == list(postgres_row)
+        differing = {
+            column: (value, postgres_row[column])
+            for column, value in duck_row.items()
+            if not _same_value(value, postgres_row[column])
+        }
+        assert not differing, (mart, duck_row, differing)
+
+
+def test_sql_tests_pass_on_postgres(both_warehouses: tuple[dlt.Pipeline, dlt.Pipeline]) -> None:
+    _, postgres = both_warehouses
+    assert run_sql_tests(postgres) == []
+
+
+def test_a_failed_postgres_build_leaves_the_marts_unchanged(
+    both_warehouses: tuple[dlt.Pipeline, dlt.Pipeline],
+) -> None:
+    _, postgres = both_warehouses
+    before = snapshot_marts(postgres)
+    with postgres.sql_client() as client:
+        client.execute_sql(
+            f"alter table {client.make_qualified_table_name('invitees')} "
+            "rename column email to email_x"
+        )
+    try:
+        with pytest.raises(ModelBuildError, match="stg_calendly__invitees"):
+            build_models(postgres, as_of=datetime(2027, 1, 1, tzinfo=DEFAULT_NOW.tzinfo))
+    finally:
+        with postgres.sql_client() as client:
+            client.execute_sql(
+                f"alter table {client.make_qualified_table_name('invitees')} "
+                "rename column email_x to email"
+            )
+    assert snapshot_marts(postgres) == before
