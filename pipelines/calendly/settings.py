@@ -29,6 +29,12 @@ DEFAULT_BACKFILL_YEARS = 2
 DEFAULT_MAX_CONCURRENCY = 8
 DEFAULT_REQUESTS_PER_MINUTE = 500
 PAGE_SIZE = 100
+# A load package (the durable checkpoint of completed windows) is committed after
+# the window in which this many events accumulated: about a minute of API work
+# at 500 requests/minute, and few packages (each costs a merge) on small orgs.
+DEFAULT_CHECKPOINT_EVENTS = 500
+# An expired page token (400) restarts the window; give up after this many restarts.
+MAX_WINDOW_RESTARTS = 3
 
 SOFT_DELETE_COLUMNS: dict[str, dict[str, Any]] = {
     "is_deleted": {"data_type": "bool", "nullable": True},

@@ -1,0 +1,484 @@
+"""The extraction job behind the CLI: pipeline, destination, lock, checkpoints, status.
+
+A run (``run_extraction``):
+
+1. takes the pipeline's lock (two runs on one pipeline would interleave
+   checkpoints); a lock left by a dead process is taken over;
+2. syncs dlt state with the destination, loads packages a crashed run left
+   behind and applies their pending soft deletes;
+3. extracts ``scheduled_events`` + ``invitees`` window by window; after every
+   ``checkpoint_events`` events the package is normalized and loaded, which
+   commits the windows read so far (the checkpoint) with the data;
+4. extracts the small dimension lists (users last: it adds every loaded host);
+5. returns a :class:`RunSummary`.
+
+``calendly-elt status`` reads :func:`read_status`: dlt state (last run,
+windows covered, requests) and row counts from the destination.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dlt
+import httpx
+from dlt.common.pipeline import LoadInfo
+
+from pipelines.calendly import (
+    DIMENSION_RESOURCES,
+    EVENT_RESOURCES,
+    WindowProgress,
+    apply_pending_deletions,
+    calendly_source,
+)
+from pipelines.calendly.config import CalendlySettings, build_client
+from pipelines.calendly.helpers.sync_state import SyncState
+from pipelines.calendly.settings import PIPELINE_NAME, RAW_DATASET
+from pipelines.errors import CalendlyEltError, ConfigError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DUCKDB_PATH = Path("calendly.duckdb")
+LOCK_STALE_AFTER_SECONDS = 24 * 3600
+_SECRET_FIELDS = ("access_token", "client_id", "client_secret", "refresh_token")
+
+
+class PipelineLockedError(CalendlyEltError):
+    """Another run holds the pipeline's lock."""
+
+    exit_code = 3
+
+
+class ExtractionError(CalendlyEltError):
+    """The extraction or the load failed for a reason that is not a Calendly refusal."""
+
+
+# ---- pipeline and destination ------------------------------------------------
+
+
+def make_pipeline(
+    *,
+    destination: str | None = None,
+    duckdb_path: Path | str | None = None,
+    pipelines_dir: Path | str | None = None,
+) -> dlt.Pipeline:
+    """Build the ``calendly`` dlt pipeline (dataset ``calendly``).
+
+    Args:
+        destination: A dlt destination name (``postgres``, ``bigquery``...),
+            configured the dlt way; None or ``duckdb`` means a DuckDB file.
+        duckdb_path: The DuckDB file; default ``calendly.duckdb`` in the working
+            directory. Its pipeline state lives next to it in ``.<file>.dlt/``,
+            so each database file has its own checkpoints.
+        pipelines_dir: Where dlt keeps pipeline state (overrides the default).
+
+    Returns:
+        The pipeline.
+
+    Raises:
+        ConfigError: The destination name is unknown or ``--duckdb`` was combined
+            with another destination.
+    """
+    if destination in (None, "duckdb"):
+        database = Path(duckdb_path or DEFAULT_DUCKDB_PATH).expanduser().resolve()
+        database.parent.mkdir(parents=True, exist_ok=True)
+        target: Any = dlt.destinations.duckdb(str(database))
+        state_dir = pipelines_dir or database.parent / f".{database.name}.dlt"
+    elif duckdb_path is not None:
+        raise ConfigError("--duckdb only applies to the duckdb destination")
+    else:
+        target, state_dir = destination, pipelines_dir
+    try:
+        return dlt.pipeline(
+            pipeline_name=PIPELINE_NAME,
+            destination=target,
+            dataset_name=RAW_DATASET,
+            pipelines_dir=str(state_dir) if state_dir else None,
+            progress="log" if logger.isEnabledFor(logging.DEBUG) else None,
+        )
+    except Exception as error:  # dlt's unknown-destination errors vary by version
+        raise ConfigError(f"cannot use destination {destination!r}: {error}") from error
+
+
+def describe_destination(pipeline: dlt.Pipeline) -> str:
+    """A short, secret-free description of where the pipeline loads."""
+    destination = pipeline.destination
+    if destination is None:
+        return "no destination"
+    if destination.destination_type.endswith("duckdb"):
+        credentials = getattr(destination.config_params, "get", lambda *_: None)("credentials")
+        return f"duckdb {credentials}" if credentials else "duckdb"
+    return str(destination.destination_name)
+
+
+# ---- lock ----------------------------------------------------------------------
+
+
+def lock_path(pipeline: dlt.Pipeline) -> Path:
+    """The lock file of a pipeline (next to its working folder)."""
+    return Path(pipeline.pipelines_dir) / f"{pipeline.pipeline_name}.lock"
+
+
+@contextmanager
+def pipeline_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock file while the block runs.
+
+    A lock whose process is gone (same host), or older than a day, is stale
+    and taken over with a warning.
+
+    Raises:
+        PipelineLockedError: A live run holds the lock.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _acquire(path)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _acquire(path: Path) -> None:
+    owner = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
+    for _ in range(2):
+        try:
+            handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read_lock(path)
+            if not _is_stale(holder):
+                raise PipelineLockedError(
+                    f"another run (pid {holder.get('pid')} on {holder.get('host')}) holds "
+                    f"the pipeline lock {path}; wait for it, or delete the file if that run "
+                    "is gone"
+                ) from None
+            logger.warning("taking over a stale lock %s (pid %s)", path, holder.get("pid"))
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(handle, "w") as lock_file:
+            lock_file.write(owner)
+        return
+    raise PipelineLockedError(f"cannot take the pipeline lock {path}")
+
+
+def _read_lock(path: Path) -> dict[str, Any]:
+    try:
+        holder = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def _is_stale(holder: dict[str, Any]) -> bool:
+    since = holder.get("since")
+    if not isinstance(since, int | float) or time.time() - since > LOCK_STALE_AFTER_SECONDS:
+        return True
+    if holder.get("host") != socket.gethostname():
+        return False
+    return not _process_alive(holder.get("pid"))
+
+
+def _process_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# ---- the run ---------------------------------------------------------------------
+
+
+@dataclass
+class RunSummary:
+    """What one run did.
+
+    Attributes:
+        kind: ``backfill``, ``incremental``, ``full_refresh`` or ``since``.
+        windows: Windows read by this invocation (a resumed run counts all).
+        events: Events read.
+        invitee_calls: Events whose invitees were fetched.
+        requests: HTTP requests the client sent (retries and refreshes included).
+        deleted: Rows newly queued as deleted.
+        packages: Load packages loaded (checkpoints).
+        seconds: Wall time.
+        row_counts: Rows per raw table after the run (live, deleted).
+    """
+
+    kind: str = ""
+    windows: int = 0
+    events: int = 0
+    invitee_calls: int = 0
+    requests: int = 0
+    deleted: int = 0
+    packages: int = 0
+    seconds: float = 0.0
+    row_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def run_extraction(
+    pipeline: dlt.Pipeline,
+    settings: CalendlySettings,
+    *,
+    full_refresh: bool = False,
+    since: datetime | None = None,
+    now: Callable[[], datetime] | None = None,
+    transport: httpx.BaseTransport | None = None,
+    progress: Callable[[WindowProgress], None] | None = None,
+) -> RunSummary:
+    """Extract the organization and load it, checkpointing window by window.
+
+    Args:
+        pipeline: From :func:`make_pipeline`.
+        settings: Resolved settings (``resolve_settings``).
+        full_refresh: Re-read every window and every invitee.
+        since: Re-read every window and invitee from this instant (backfill).
+        now: The clock; default wall-clock UTC (the simulator's clock in the demo).
+        transport: An httpx transport (the in-process simulator).
+        progress: Called after every window.
+
+    Returns:
+        The run's summary.
+
+    Raises:
+        PipelineLockedError: Another run holds the lock.
+        CalendlyEltError: The API refused, or the load failed.
+    """
+    started = time.monotonic()
+    clock = now or (lambda: datetime.now(UTC))
+    client = build_client(settings, transport=transport, now=clock)
+    try:
+        with pipeline_lock(lock_path(pipeline)):
+            summary = _run_locked(pipeline, settings, client, clock, full_refresh, since, progress)
+    finally:
+        client.close()
+    summary.requests = client.request_count
+    summary.seconds = time.monotonic() - started
+    summary.row_counts = row_counts(pipeline)
+    return summary
+
+
+def _run_locked(
+    pipeline: dlt.Pipeline,
+    settings: CalendlySettings,
+    client: Any,
+    clock: Callable[[], datetime],
+    full_refresh: bool,
+    since: datetime | None,
+    progress: Callable[[WindowProgress], None] | None,
+) -> RunSummary:
+    summary = RunSummary()
+    summary.packages += finish_pending(pipeline)
+    first = True
+    while first or _source_state(pipeline).run is not None:
+        source = _source(settings, client, clock, progress, full_refresh and first, since)
+        cursor = _extract(pipeline, source.with_resources(*EVENT_RESOURCES), summary)
+        summary.kind = cursor.get("kind", summary.kind)
+        first = False
+    _note_run(pipeline, summary)
+    dims = _source(settings, client, clock, None, False, None)
+    _extract(pipeline, dims.with_resources(*DIMENSION_RESOURCES), summary)
+    return summary
+
+
+def _source(
+    settings: CalendlySettings,
+    client: Any,
+    clock: Callable[[], datetime],
+    progress: Callable[[WindowProgress], None] | None,
+    full_refresh: bool,
+    since: datetime | None,
+) -> Any:
+    options = {
+        item.name: getattr(settings, item.name)
+        for item in fields(settings)
+        if item.name not in (*_SECRET_FIELDS, "checkpoint_events")
+    }
+    options["token_store_path"] = str(settings.token_store_path)
+    options["start_date"] = settings.start_date.isoformat() if settings.start_date else None
+    return calendly_source(
+        **options,
+        full_refresh=full_refresh,
+        since=since,
+        checkpoint_events=settings.checkpoint_events,
+        now=clock,
+        client=client,
+        progress=progress,
+    )
+
+
+def _extract(pipeline: dlt.Pipeline, source: Any, summary: RunSummary) -> dict[str, Any]:
+    """Extract one source selection, load it and apply its soft deletes."""
+    with _clear_errors("extracting from Calendly"):
+        pipeline.extract(source)
+    run = _source_state(pipeline).run
+    summary.packages += _normalize_and_load(pipeline)
+    summary.deleted += apply_pending_deletions(pipeline)
+    return run.to_state() if run else {}
+
+
+def _normalize_and_load(pipeline: dlt.Pipeline) -> int:
+    with _clear_errors(f"loading into {describe_destination(pipeline)}"):
+        pipeline.normalize()
+        info: LoadInfo | None = pipeline.load()
+    return len(info.loads_ids) if info else 0
+
+
+def finish_pending(pipeline: dlt.Pipeline) -> int:
+    """Restore state from the destination if needed, load what a crashed run left.
+
+    Returns:
+        The number of load packages loaded.
+    """
+    with _clear_errors(f"reading state from {describe_destination(pipeline)}"):
+        pipeline.sync_destination()
+    loaded = 0
+    if pipeline.has_pending_data:
+        logger.warning("loading the packages a previous run left behind")
+        loaded = _normalize_and_load(pipeline)
+    apply_pending_deletions(pipeline)
+    return loaded
+
+
+def _note_run(pipeline: dlt.Pipeline, summary: RunSummary) -> None:
+    history = _source_state(pipeline).history
+    if history:
+        last = history[-1]
+        summary.windows, summary.events = last["windows"], last["events"]
+        summary.invitee_calls = last["invitee_calls"]
+        summary.kind = last["kind"]
+
+
+def _source_state(pipeline: dlt.Pipeline) -> SyncState:
+    return SyncState(pipeline.state.get("sources", {}).get("calendly", {}))
+
+
+@contextmanager
+def _clear_errors(doing: str) -> Iterator[None]:
+    """Turn dlt's wrapped step failures into the CalendlyEltError inside, or one line."""
+    try:
+        yield
+    except CalendlyEltError:
+        raise
+    except Exception as error:
+        inner = _calendly_error_in(error)
+        if inner is not None:
+            raise inner from error
+        raise ExtractionError(f"{doing} failed: {_one_line(error)}") from error
+
+
+def _calendly_error_in(error: BaseException) -> CalendlyEltError | None:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, CalendlyEltError):
+            return current
+        seen.add(id(current))
+        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
+    return None
+
+
+def _one_line(error: BaseException) -> str:
+    root: BaseException = error
+    while root.__cause__ is not None:
+        root = root.__cause__
+    text = str(root).strip().splitlines()
+    return f"{type(root).__name__}: {text[0] if text else ''}"
+
+
+# ---- status ----------------------------------------------------------------------
+
+
+def row_counts(pipeline: dlt.Pipeline) -> dict[str, tuple[int, int]]:
+    """Rows per loaded raw table: ``{table: (live, deleted)}``."""
+    if not pipeline.default_schema_name:
+        return {}
+    tables = sorted(
+        table["name"] for table in pipeline.default_schema.data_tables() if table.get("columns")
+    )
+    counts: dict[str, tuple[int, int]] = {}
+    try:
+        with pipeline.sql_client() as client:
+            for table in tables:
+                counts[table] = _count(client, pipeline, table)
+    except Exception as error:
+        logger.info("cannot count rows: %s", error)
+    return counts
+
+
+def _count(client: Any, pipeline: dlt.Pipeline, table: str) -> tuple[int, int]:
+    qualified = client.make_qualified_table_name(table)
+    has_flag = "is_deleted" in pipeline.default_schema.tables[table]["columns"]
+    deleted = "count(case when is_deleted then 1 end)" if has_flag else "0"
+    try:
+        with client.execute_query(f"select count(*), {deleted} from {qualified}") as cursor:
+            total, gone = cursor.fetchone()
+    except Exception:  # declared but never loaded
+        return (0, 0)
+    return (int(total) - int(gone), int(gone))
+
+
+@dataclass
+class StatusReport:
+    """What ``calendly-elt status`` shows."""
+
+    destination: str
+    last_success_at: datetime | None
+    backfill_start: datetime | None
+    covered: list[tuple[datetime, datetime]]
+    run_in_progress: dict[str, Any] | None
+    last_run: dict[str, Any] | None
+    row_counts: dict[str, tuple[int, int]]
+    pending_packages: int
+
+
+def read_status(pipeline: dlt.Pipeline) -> StatusReport:
+    """Collect the pipeline's status from its state and destination (no API calls)."""
+    with _clear_errors(f"reading state from {describe_destination(pipeline)}"):
+        pipeline.sync_destination()
+    state = _source_state(pipeline)
+    run = state.run
+    history = state.history
+    return StatusReport(
+        destination=describe_destination(pipeline),
+        last_success_at=state.last_success_at,
+        backfill_start=state.backfill_start,
+        covered=state.covered,
+        run_in_progress=run.to_state() if run else None,
+        last_run=history[-1] if history else None,
+        row_counts=row_counts(pipeline),
+        pending_packages=len(pipeline.list_extracted_load_packages())
+        + len(pipeline.list_normalized_load_packages()),
+    )
+
+
+def build_models_if_available(pipeline: dlt.Pipeline, as_of: datetime | None) -> Any:
+    """Build the SQL models when the model runner is installed; None otherwise."""
+    try:
+        from pipelines.models.runner import build_models
+    except ImportError:
+        logger.info("the SQL model runner is not available; skipping the models")
+        return None
+    return build_models(pipeline, as_of=as_of)
+
+
+def render_report_if_available(pipeline: dlt.Pipeline) -> str | None:
+    """The metrics report text, when the report module is installed."""
+    try:
+        from pipelines.models.report import render_report
+    except ImportError:
+        logger.info("the metrics report is not available")
+        return None
+    return render_report(pipeline)
