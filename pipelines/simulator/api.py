@@ -500,11 +500,12 @@ class ApiHandler:
         if parse_ts(event["start_time"]) <= self.store.clock.now():
             raise permission_denied("Event in the past")
         reason = call.request.json().get("reason")
-        result = mutations.cancel_event(
-            self.store, call.params["uuid"], reason=reason, canceled_by_user_uuid=call.user_uuid
+        cancellation = mutations.cancel_event(
+            self.store,
+            call.params["uuid"],
+            reason=reason if isinstance(reason, str) else "",
+            canceled_by_user_uuid=call.user_uuid,
         )
-        cancellation = result if isinstance(result, dict) else None
-        cancellation = cancellation or self.store.events[call.params["uuid"]].get("cancellation")
         return json_response(201, {"resource": cancellation})
 
     # ---- routing forms -----------------------------------------------------

@@ -223,7 +223,11 @@ class AuthService:
             verifier = form.get("code_verifier", "")
             if pkce_challenge(verifier) != code.code_challenge:
                 raise OAuthError(400, "invalid_grant", "The code_verifier does not match")
-        return code.user_uuid, lambda: self._codes.pop(code_text, None)
+
+        def consume() -> None:
+            self._codes.pop(code_text, None)
+
+        return code.user_uuid, consume
 
     def _check_refresh(
         self, form: dict[str, str], client: OAuthClient
@@ -238,7 +242,11 @@ class AuthService:
                 "match the redirection URI used in the authorization request, or was "
                 "issued to another client.",
             )
-        return refresh.user_uuid, lambda: self._refresh.pop(token, None)
+
+        def consume() -> None:
+            self._refresh.pop(token, None)
+
+        return refresh.user_uuid, consume
 
     def _count_token_request(self, user_uuid: str) -> None:
         decision = self.token_limiter.hit(user_uuid)

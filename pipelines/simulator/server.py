@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 import httpx
@@ -332,7 +332,8 @@ def _handler_class(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
         def _dispatch(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
+            bound = cast(tuple[str, int], self.server.server_address)
+            host = self.headers.get("Host") or f"{bound[0]}:{bound[1]}"
             request = SimRequest.from_url(
                 self.command, f"http://{host}{self.path}", dict(self.headers.items()), body
             )
