@@ -1,0 +1,135 @@
+"""The metrics report and the ``models``/``report`` commands."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dlt
+import pytest
+from model_fixtures import duckdb_pipeline, fetch_rows, load_store
+
+from pipelines.cli.main import main
+from pipelines.models.errors import MartsMissingError
+from pipelines.models.report import render_report
+from pipelines.models.runner import build_models
+from pipelines.simulator.generator import DEFAULT_NOW, generate_organization
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> dlt.Pipeline:
+    pipeline = duckdb_pipeline(tmp_path_factory.mktemp("report"))
+    load_store(pipeline, generate_organization(seed=3, size="tiny"))
+    build_models(pipeline, as_of=DEFAULT_NOW)
+    return pipeline
+
+
+def _expected_by_source(bookings: list[dict[str, Any]]) -> dict[str, Counter[str]]:
+    by_source: dict[str, Counter[str]] = {}
+    for booking in bookings:
+        source = booking["utm_source"] or "(none)"
+        by_source.setdefault(source, Counter())[booking["outcome"]] += 1
+    return by_source
+
+
+def _month_of(booking: dict[str, Any]) -> date:
+    start = booking["start_at"]
+    return date(start.year, start.month, 1)
+
+
+def test_json_report_matches_the_bookings(warehouse: dlt.Pipeline) -> None:
+    bookings = fetch_rows(warehouse, "fct_bookings")
+    report = json.loads(render_report(warehouse, fmt="json"))
+    expected = _expected_by_source(bookings)
+    assert {line["utm_source"] for line in report["utm_sources"]} == set(expected)
+    for line in report["utm_sources"]:
+        outcomes = expected[line["utm_source"]]
+        assert line["bookings"] == sum(outcomes.values())
+        assert line["completed"] == outcomes["completed"]
+        assert line["no_shows"] == outcomes["no_show"]
+        held = outcomes["completed"] + outcomes["no_show"]
+        assert line["show_rate"] == (pytest.approx(outcomes["completed"] / held) if held else None)
+        assert line["cancellation_rate"] == pytest.approx(outcomes["canceled"] / line["bookings"])
+    counts = [line["bookings"] for line in report["utm_sources"]]
+    assert counts == sorted(counts, reverse=True)
+    months = Counter(_month_of(booking) for booking in bookings)
+    assert {date.fromisoformat(line["month"]): line["bookings"] for line in report["months"]} == (
+        dict(months)
+    )
+
+
+def test_table_report_is_readable(warehouse: dlt.Pipeline) -> None:
+    report = json.loads(render_report(warehouse, fmt="json"))
+    table = render_report(warehouse)
+    lines = table.splitlines()
+    assert lines[0] == "Top UTM sources by bookings (first touch)"
+    assert lines[1].split() == ["utm_source", "bookings", "show", "rate", "cancel", "rate"]
+    top = report["utm_sources"][0]
+    first_row = lines[3].split()
+    assert first_row[:2] == [top["utm_source"], str(top["bookings"])]
+    assert first_row[3] == f"{top['cancellation_rate'] * 100:.1f}%"
+    assert "No-shows and cancellations by month of the meeting" in lines
+    first_month = report["months"][0]
+    assert any(line.startswith(first_month["month"][:7]) for line in lines)
+
+
+def test_csv_report_has_the_same_figures_as_json(warehouse: dlt.Pipeline) -> None:
+    report = json.loads(render_report(warehouse, fmt="json"))
+    rows = list(csv.DictReader(io.StringIO(render_report(warehouse, fmt="csv"))))
+    sources = [row for row in rows if row["section"] == "utm_source"]
+    months = [row for row in rows if row["section"] == "month"]
+    assert [row["utm_source"] for row in sources] == [
+        line["utm_source"] for line in report["utm_sources"]
+    ]
+    assert [int(row["held"]) for row in months] == [line["held"] for line in report["months"]]
+    for row, line in zip(months, report["months"], strict=True):
+        expected = "" if line["no_show_rate"] is None else line["no_show_rate"]
+        assert row["no_show_rate"] == str(expected)
+
+
+def test_report_without_marts_says_what_to_run(tmp_path: Path) -> None:
+    with pytest.raises(MartsMissingError, match="calendly-elt run"):
+        render_report(duckdb_pipeline(tmp_path))
+    with pytest.raises(ValueError, match="format"):
+        render_report(duckdb_pipeline(tmp_path), fmt="xml")
+
+
+@pytest.fixture
+def isolated_dlt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_home"))
+    return tmp_path
+
+
+def test_cli_models_and_report(isolated_dlt: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pipeline = duckdb_pipeline(isolated_dlt)
+    load_store(pipeline, generate_organization(seed=3, size="tiny"))
+    database = str(isolated_dlt / "warehouse.duckdb")
+    code = main(["models", "--duckdb", database, "--as-of", "2026-01-15T12:00:00Z", "--test"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "built 16 models in calendly_analytics as of 2026-01-15T12:00:00+00:00" in out
+    assert "all SQL tests passed" in out
+    assert main(["report", "--duckdb", database, "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    bookings = fetch_rows(pipeline, "fct_bookings")
+    assert sum(line["bookings"] for line in report["utm_sources"]) == len(bookings)
+
+
+def test_cli_errors_are_one_line_and_non_zero(
+    isolated_dlt: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = str(isolated_dlt / "missing.duckdb")
+    assert main(["report", "--duckdb", database]) == 1
+    assert "run `calendly-elt run` first" in capsys.readouterr().err
+    assert main(["models", "--duckdb", database, "--as-of", "yesterday"]) == 2
+    assert "--as-of 'yesterday' is not an ISO 8601 timestamp" in capsys.readouterr().err
+    assert main(["models", "--duckdb", database, "--as-of", "2026-01-01T00:00:00"]) == 2
+    assert "needs a timezone" in capsys.readouterr().err
+    assert main(["report", "--duckdb", database, "--format", "xml"]) == 2
+    assert main(["models", "--duckdb", database]) == 1
+    assert "raw table(s)" in capsys.readouterr().err
