@@ -18,6 +18,7 @@ windows covered, requests) and row counts from the destination.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
 import httpx
 from dlt.common.pipeline import LoadInfo
 
@@ -49,6 +51,7 @@ from pipelines.errors import CalendlyEltError, ConfigError
 logger = logging.getLogger(__name__)
 
 DEFAULT_DUCKDB_PATH = Path("calendly.duckdb")
+DUCKDB_CATALOG = "calendly_db"
 LOCK_STALE_AFTER_SECONDS = 24 * 3600
 _SECRET_FIELDS = ("access_token", "client_id", "client_secret", "refresh_token")
 
@@ -91,8 +94,7 @@ def make_pipeline(
     """
     if destination in (None, "duckdb"):
         database = Path(duckdb_path or DEFAULT_DUCKDB_PATH).expanduser().resolve()
-        database.parent.mkdir(parents=True, exist_ok=True)
-        target: Any = dlt.destinations.duckdb(str(database))
+        target: Any = dlt.destinations.duckdb(duckdb_connection(database))
         state_dir = pipelines_dir or database.parent / f".{database.name}.dlt"
     elif duckdb_path is not None:
         raise ConfigError("--duckdb only applies to the duckdb destination")
@@ -110,14 +112,60 @@ def make_pipeline(
         raise ConfigError(f"cannot use destination {destination!r}: {error}") from error
 
 
+def duckdb_connection(database: Path) -> duckdb.DuckDBPyConnection:
+    """The process's connection to a DuckDB file, attached under the catalog ``calendly_db``.
+
+    DuckDB names a file's catalog after the file: ``calendly.duckdb`` would be
+    catalog ``calendly``, the same name as the raw dataset (schema), and
+    DuckDB's binder rejects ``calendly.<table>`` as ambiguous. Attaching the
+    file under another alias keeps the default file name. One connection per
+    file and process (a file can be attached once per process).
+
+    Args:
+        database: The DuckDB file (created if missing).
+
+    Returns:
+        A connection whose default catalog is the file.
+    """
+    key = database.expanduser().resolve()
+    connection = _DUCKDB_CONNECTIONS.get(key)
+    if connection is None:
+        key.parent.mkdir(parents=True, exist_ok=True)
+        connection = duckdb.connect()
+        quoted = str(key).replace("'", "''")
+        try:
+            connection.execute(f"ATTACH '{quoted}' AS {DUCKDB_CATALOG}")
+        except duckdb.Error as error:
+            connection.close()
+            raise ConfigError(f"cannot open the DuckDB file {key}: {error}") from error
+        connection.execute(f"USE {DUCKDB_CATALOG}")
+        _DUCKDB_CONNECTIONS[key] = connection
+    return connection
+
+
+def close_duckdb(database: Path | None = None) -> None:
+    """Close the process's connection to ``database`` (all of them when None)."""
+    keys = list(_DUCKDB_CONNECTIONS) if database is None else [database.expanduser().resolve()]
+    for key in keys:
+        connection = _DUCKDB_CONNECTIONS.pop(key, None)
+        if connection is not None:
+            connection.close()
+
+
+_DUCKDB_CONNECTIONS: dict[Path, duckdb.DuckDBPyConnection] = {}
+atexit.register(close_duckdb)
+
+
 def describe_destination(pipeline: dlt.Pipeline) -> str:
     """A short, secret-free description of where the pipeline loads."""
     destination = pipeline.destination
     if destination is None:
         return "no destination"
     if destination.destination_type.endswith("duckdb"):
-        credentials = getattr(destination.config_params, "get", lambda *_: None)("credentials")
-        return f"duckdb {credentials}" if credentials else "duckdb"
+        state_dir = Path(pipeline.pipelines_dir)
+        if state_dir.name.startswith(".") and state_dir.name.endswith(".dlt"):
+            return f"duckdb {state_dir.parent / state_dir.name[1:-4]}"
+        return "duckdb"
     return str(destination.destination_name)
 
 
