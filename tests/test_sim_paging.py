@@ -165,8 +165,11 @@ def test_next_page_uses_the_base_url_the_request_arrived_on(sim: Simulator, stor
     assert body["collection"][0]["uri"].startswith(f"{BASE}/scheduled_events/")
 
 
-def test_previous_page_walks_back_over_the_same_pages(store: Store, admin: httpx.Client) -> None:
-    params = {"organization": org_uri(store), "count": 9, "status": "canceled"}
+@pytest.mark.parametrize("sort", ["start_time:asc", "start_time:desc"])
+def test_previous_page_walks_back_over_the_same_pages(
+    store: Store, admin: httpx.Client, sort: str
+) -> None:
+    params = {"organization": org_uri(store), "count": 9, "status": "canceled", "sort": sort}
     forward: list[list[str]] = []
     body = admin.get("/scheduled_events", params=params).json()
     forward.append([row["uri"] for row in body["collection"]])
@@ -424,3 +427,18 @@ def test_member_reads_own_event_and_its_invitees(
     invitee = store.invitees_of(event_uuid)[0]
     path = f"/scheduled_events/{event_uuid}/invitees/{uuid_of(invitee['uri'])}"
     assert member.get(path).json() == {"resource": invitee}
+
+
+@pytest.mark.parametrize("sort", ["name:asc", "name:desc"])
+def test_previous_page_on_in_memory_lists(store: Store, admin: httpx.Client, sort: str) -> None:
+    params = {"organization": org_uri(store), "count": 3, "sort": sort}
+    pages = [admin.get("/event_types", params=params).json()]
+    while pages[-1]["pagination"]["next_page"]:
+        pages.append(admin.get(pages[-1]["pagination"]["next_page"]).json())
+    assert len(pages) >= 3
+    back = [pages[-1]]
+    while back[-1]["pagination"]["previous_page"]:
+        back.append(admin.get(back[-1]["pagination"]["previous_page"]).json())
+    assert [p["collection"] for p in back[::-1]] == [p["collection"] for p in pages]
+    names = [t["name"].lower() for p in pages for t in p["collection"]]
+    assert names == sorted(names, reverse=sort.endswith("desc"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -20,10 +20,12 @@ from urllib.parse import parse_qsl, urlsplit
 from pipelines.simulator.pagination import (
     ListRequest,
     PageTokens,
+    Scan,
     SortKey,
     invalid_argument,
     paginate,
     parse_count,
+    sorted_scan,
 )
 from pipelines.simulator.store import (
     API_BASE,
@@ -307,16 +309,17 @@ class ApiHandler:
         keyed = sorted(((_sort_value(row, sort_field), row["uri"]), row) for row in rows)
         if descending:
             keyed.reverse()
-        keys: list[SortKey] = [key for key, _ in keyed]
+        return self._serve_page(call, sorted_scan(keyed, descending))
+
+    def _serve_page(self, call: Call, scan: Scan) -> SimResponse:
         list_request = ListRequest(
             base_url=call.request.base_url,
             path=call.request.path.rstrip("/") or "/",
             query=call.request.query,
             count=parse_count(call.request.param("count")),
             page_token=call.request.param("page_token"),
-            descending=descending,
         )
-        page = paginate([row for _, row in keyed], keys, list_request, self.tokens)
+        page = paginate(scan, list_request, self.tokens)
         return json_response(200, page.body())
 
     # ---- users and organization ---------------------------------------------
@@ -395,20 +398,49 @@ class ApiHandler:
         request = call.request
         hosts = self._event_scope(call)
         status = _enum_param(request, "status", ("active", "canceled"))
-        sort_field, descending = _parse_sort(
-            request.param("sort"), "start_time:asc", ("start_time",)
-        )
+        _, descending = _parse_sort(request.param("sort"), "start_time:asc", ("start_time",))
         minimum = _timestamp_param(request, "min_start_time")
         maximum = _timestamp_param(request, "max_start_time")
         email = request.param("invitee_email")
-        rows = [
-            event
-            for event in self.store.events_between(minimum, maximum)
-            if (status is None or event["status"] == status)
-            and (hosts is None or not hosts.isdisjoint(self._hosts(event)))
-            and (not email or self._has_invitee_email(event, email))
-        ]
-        return self._page(call, rows, sort_field, descending)
+
+        def matches(event: Resource) -> bool:
+            return (
+                (status is None or event["status"] == status)
+                and (hosts is None or not hosts.isdisjoint(self._hosts(event)))
+                and (not email or self._has_invitee_email(event, email))
+            )
+
+        return self._serve_page(call, self._event_scan(minimum, maximum, matches, descending))
+
+    def _event_scan(
+        self,
+        minimum: str | None,
+        maximum: str | None,
+        matches: Callable[[Resource], bool],
+        descending: bool,
+    ) -> Scan:
+        """Walk the start-time index lazily: a page reads only the rows it returns."""
+
+        def ascending_after(key: SortKey | None) -> Iterator[tuple[SortKey, Resource]]:
+            low = minimum if key is None else max(minimum or "", key[0])
+            for event in self.store.events_between(low or None, maximum):
+                event_key = (event["start_time"], event["uri"])
+                if (key is None or event_key > key) and matches(event):
+                    yield event_key, event
+
+        def descending_before(key: SortKey | None) -> Iterator[tuple[SortKey, Resource]]:
+            high = maximum if key is None else min(maximum or "~", key[0] + "~")
+            for event in reversed(list(self.store.events_between(minimum, high))):
+                event_key = (event["start_time"], event["uri"])
+                if (key is None or event_key < key) and matches(event):
+                    yield event_key, event
+
+        def scan(key: SortKey | None, backwards: bool) -> Iterator[tuple[SortKey, Resource]]:
+            if backwards != descending:
+                return descending_before(key)
+            return ascending_after(key)
+
+        return scan
 
     def _event_scope(self, call: Call) -> set[str] | None:
         """Host URIs the caller may list events of (None: the whole organization)."""

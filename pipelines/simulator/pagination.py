@@ -16,9 +16,10 @@ import bisect
 import hashlib
 import hmac
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
 
@@ -136,7 +137,6 @@ class ListRequest:
     query: Sequence[tuple[str, str]]
     count: int
     page_token: str | None
-    descending: bool = False
 
     def fingerprint(self) -> str:
         """Identity of the filtered list a token belongs to (every param but paging)."""
@@ -150,46 +150,51 @@ class ListRequest:
         return f"{self.base_url}{self.path}?{urlencode(params)}"
 
 
-def paginate(
-    rows: Sequence[Resource],
-    keys: Sequence[SortKey],
-    request: ListRequest,
-    tokens: PageTokens,
-) -> Page:
-    """Cut one page out of ``rows`` (sorted as the client asked, keys alongside).
+Scan = Callable[[SortKey | None, bool], Iterator[tuple[SortKey, Resource]]]
+"""``scan(key, backwards)``: rows with their keys, in list order strictly after ``key``
+(from the start when None); with ``backwards``, in reverse list order strictly before it."""
 
-    ``keys`` must be the rows' ``(sort value, uri)`` keys, ascending when
-    ``request.descending`` is false and descending otherwise.
-    """
+
+def paginate(scan: Scan, request: ListRequest, tokens: PageTokens) -> Page:
+    """Cut one page out of the list ``scan`` walks, reading only what the page needs."""
     fingerprint = request.fingerprint()
-    start, stop = 0, min(request.count, len(rows))
-    if request.page_token:
-        cursor = tokens.resolve(request.page_token, fingerprint)
-        start, stop = _window(keys, cursor, request.count, request.descending)
-    collection = list(rows[start:stop])
-    next_token = (
-        tokens.issue(keys[stop - 1], True, fingerprint) if stop < len(rows) and stop > 0 else None
-    )
-    previous_token = tokens.issue(keys[start], False, fingerprint) if start > 0 else None
+    cursor = tokens.resolve(request.page_token, fingerprint) if request.page_token else None
+    if cursor is None or cursor.forward:
+        taken = list(islice(scan(cursor.key if cursor else None, False), request.count + 1))
+        page, has_next = taken[: request.count], len(taken) > request.count
+        has_previous = bool(page) and cursor is not None and _any(scan(page[0][0], True))
+    else:
+        taken = list(islice(scan(cursor.key, True), request.count + 1))
+        page, has_previous = taken[: request.count][::-1], len(taken) > request.count
+        has_next = bool(page) and _any(scan(page[-1][0], False))
+    next_token = tokens.issue(page[-1][0], True, fingerprint) if has_next else None
+    previous_token = tokens.issue(page[0][0], False, fingerprint) if has_previous else None
     pagination = {
-        "count": len(collection),
+        "count": len(page),
         "next_page": request.link(next_token) if next_token else None,
         "previous_page": request.link(previous_token) if previous_token else None,
         "next_page_token": next_token,
         "previous_page_token": previous_token,
     }
-    return Page(collection, pagination)
+    return Page([row for _, row in page], pagination)
 
 
-def _window(
-    keys: Sequence[SortKey], cursor: Cursor, count: int, descending: bool
-) -> tuple[int, int]:
-    """Row index range of the page a cursor points to."""
-    boundary = _position_after(keys, cursor.key, descending)
-    if cursor.forward:
-        return boundary, min(boundary + count, len(keys))
-    before = _position_before(keys, cursor.key, descending)
-    return max(before - count, 0), before
+def sorted_scan(keyed: Sequence[tuple[SortKey, Resource]], descending: bool) -> Scan:
+    """A ``Scan`` over rows already in list order (keys ascending, or descending)."""
+    keys = [key for key, _ in keyed]
+
+    def scan(key: SortKey | None, backwards: bool) -> Iterator[tuple[SortKey, Resource]]:
+        if backwards:
+            end = len(keyed) if key is None else _position_before(keys, key, descending)
+            return reversed(keyed[:end])
+        start = 0 if key is None else _position_after(keys, key, descending)
+        return iter(keyed[start:])
+
+    return scan
+
+
+def _any(rows: Iterator[tuple[SortKey, Resource]]) -> bool:
+    return next(rows, None) is not None
 
 
 def _position_after(keys: Sequence[SortKey], key: SortKey, descending: bool) -> int:
