@@ -178,8 +178,10 @@ class _Planner:
         return None
 
     def pick_start(self) -> datetime:
-        day = self.now - timedelta(days=HISTORY_DAYS) + timedelta(
-            days=self.rng.randrange(HISTORY_DAYS + HORIZON_DAYS)
+        day = (
+            self.now
+            - timedelta(days=HISTORY_DAYS)
+            + timedelta(days=self.rng.randrange(HISTORY_DAYS + HORIZON_DAYS))
         )
         hour = self.rng.randrange(13, 23)
         minute = self.rng.choice((0, 15, 30, 45))
@@ -535,9 +537,7 @@ def _create_user(
         "avatar_url": None if index % 3 else f"https://cdn.example/avatars/{slug}.png",
         "created_at": created,
         "updated_at": created,
-        "current_organization": (
-            uri_of("organizations", _det_uuid(rng)) if has_left else org_uri
-        ),
+        "current_organization": (uri_of("organizations", _det_uuid(rng)) if has_left else org_uri),
     }
     store.users[uuid] = user
     if has_left:
@@ -672,9 +672,7 @@ def _create_routing_forms(store: Store, rng: random.Random, origin: datetime) ->
 
 def _create_tokens(store: Store, rng: random.Random) -> None:
     owner = next(u for u, role in store.roles.items() if role == "owner")
-    hosts = {
-        uuid_of(m["user"]) for e in store.events.values() for m in e["event_memberships"]
-    }
+    hosts = {uuid_of(m["user"]) for e in store.events.values() for m in e["event_memberships"]}
     member = next(u for u, role in store.roles.items() if role == "user" and u in hosts)
     store.admin_token = f"sim_pat_admin_{rng.getrandbits(128):032x}"
     store.member_token = f"sim_pat_member_{rng.getrandbits(128):032x}"
@@ -714,9 +712,7 @@ def _add_meeting_notes(store: Store, rng: random.Random) -> None:
 # ---- public ------------------------------------------------------------------------
 
 
-def generate_organization(
-    seed: int = 7, size: str = "small", now: datetime | None = None
-) -> Store:
+def generate_organization(seed: int = 7, size: str = "small", now: datetime | None = None) -> Store:
     """Build a deterministic organization of ``size`` whose history ends at ``now``.
 
     Args:
