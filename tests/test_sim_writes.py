@@ -1,0 +1,187 @@
+"""The simulator's write endpoints and what the API returns after them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from pipelines.simulator import SimConfig, Simulator, generate_organization
+from pipelines.simulator.store import Resource, Store, format_ts, uri_of, uuid_of
+
+BASE = "https://api.calendly.com"
+
+
+@pytest.fixture
+def sim() -> Simulator:
+    return Simulator(
+        generate_organization(seed=7, size="small"), SimConfig(requests_per_minute=10**6)
+    )
+
+
+@pytest.fixture
+def admin(sim: Simulator) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {sim.admin_token}"}
+    with httpx.Client(transport=sim.transport(), base_url=BASE, headers=headers) as client:
+        yield client
+
+
+@pytest.fixture
+def member(sim: Simulator) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {sim.member_token}"}
+    with httpx.Client(transport=sim.transport(), base_url=BASE, headers=headers) as client:
+        yield client
+
+
+def now_text(store: Store) -> str:
+    return format_ts(store.clock.now())
+
+
+def past_active_invitee(store: Store) -> Resource:
+    return next(
+        invitee for invitee in store.invitees.values()
+        if invitee["status"] == "active" and invitee["no_show"] is None
+        and store.events[uuid_of(invitee["event"])]["start_time"] < now_text(store)
+    )  # fmt: skip
+
+
+def future_event(store: Store, host: str | None = None) -> Resource:
+    return next(
+        event for event in store.events.values()
+        if event["status"] == "active" and event["start_time"] > now_text(store)
+        and (host is None or host not in [m["user"] for m in event["event_memberships"]])
+    )  # fmt: skip
+
+
+def invitee_path(invitee: Resource) -> str:
+    return f"/scheduled_events/{uuid_of(invitee['event'])}/invitees/{uuid_of(invitee['uri'])}"
+
+
+def test_no_show_mark_and_unmark(sim: Simulator, admin: httpx.Client) -> None:
+    invitee = past_active_invitee(sim.store)
+    before = admin.get(invitee_path(invitee)).json()["resource"]
+    marked = admin.post("/invitee_no_shows", json={"invitee": invitee["uri"]})
+    assert marked.status_code == 201
+    no_show = marked.json()["resource"]
+    assert no_show["invitee"] == invitee["uri"]
+    assert no_show["created_at"] == now_text(sim.store)
+    after = admin.get(invitee_path(invitee)).json()["resource"]
+    assert after["no_show"] == {"uri": no_show["uri"], "created_at": no_show["created_at"]}
+    assert after["updated_at"] == before["updated_at"]  # a no-show mark does not touch it
+    no_show_path = f"/invitee_no_shows/{uuid_of(no_show['uri'])}"
+    assert admin.get(no_show_path).json() == {"resource": no_show}
+    deleted = admin.delete(no_show_path)
+    assert (deleted.status_code, deleted.content) == (204, b"")
+    assert admin.get(invitee_path(invitee)).json()["resource"]["no_show"] is None
+    assert admin.get(no_show_path).status_code == 404
+
+
+def test_no_show_refusals(sim: Simulator, admin: httpx.Client) -> None:
+    upcoming = sim.store.invitees_of(uuid_of(future_event(sim.store)["uri"]))[0]
+    early = admin.post("/invitee_no_shows", json={"invitee": upcoming["uri"]})
+    assert early.status_code == 400
+    assert early.json()["title"] == "Invalid Argument"
+    missing = admin.post("/invitee_no_shows", json={"invitee": f"{BASE}/x/invitees/NOPE"})
+    assert missing.status_code == 404
+    assert admin.post("/invitee_no_shows", json={}).status_code == 400
+
+
+def test_host_cancellation(sim: Simulator, admin: httpx.Client) -> None:
+    event = future_event(sim.store)
+    path = f"/scheduled_events/{uuid_of(event['uri'])}"
+    response = admin.post(f"{path}/cancellation", json={"reason": "Out sick"})
+    assert response.status_code == 201
+    cancellation = response.json()["resource"]
+    admin_name = sim.store.users[sim.store.personal_access_tokens[sim.admin_token]]["name"]
+    assert cancellation == {"canceled_by": admin_name, "reason": "Out sick",
+                            "canceler_type": "host", "created_at": now_text(sim.store)}  # fmt: skip
+    served = admin.get(path).json()["resource"]
+    assert served["status"] == "canceled"
+    assert served["cancellation"] == cancellation
+    invitees = admin.get(f"{path}/invitees").json()["collection"]
+    assert invitees
+    assert all(i["status"] == "canceled" for i in invitees)
+    again = admin.post(f"{path}/cancellation", json={})
+    assert again.status_code == 403
+    assert again.json() == {"title": "Permission Denied", "message": "Event is already canceled"}
+    past = next(e for e in sim.store.events.values() if e["start_time"] < now_text(sim.store)
+                and e["status"] == "active")  # fmt: skip
+    late = admin.post(f"/scheduled_events/{uuid_of(past['uri'])}/cancellation", json={})
+    assert late.json() == {"title": "Permission Denied", "message": "Event in the past"}
+
+
+def test_member_cannot_cancel_someone_elses_event(sim: Simulator, member: httpx.Client) -> None:
+    me = uri_of("users", sim.store.personal_access_tokens[sim.member_token])
+    event = future_event(sim.store, host=me)
+    response = member.post(f"/scheduled_events/{uuid_of(event['uri'])}/cancellation", json={})
+    assert response.status_code == 403
+    assert response.json()["message"] == "You are not allowed to cancel this event"
+    assert sim.store.events[uuid_of(event["uri"])]["status"] == "active"
+
+
+def test_webhook_subscription_lifecycle(sim: Simulator, admin: httpx.Client) -> None:
+    org = sim.store.organization["uri"]
+    body = {"url": "https://hooks.example/calendly", "events": ["invitee.created"],
+            "organization": org, "scope": "organization", "signing_key": "topsecret"}  # fmt: skip
+    created = admin.post("/webhook_subscriptions", json=body)
+    assert created.status_code == 201
+    hook = created.json()["resource"]
+    assert (hook["callback_url"], hook["state"], hook["scope"]) == (
+        body["url"],
+        "active",
+        "organization",
+    )
+    assert "topsecret" not in created.text
+    assert sim.store.webhook_signing_keys[uuid_of(hook["uri"])] == "topsecret"
+    duplicate = admin.post("/webhook_subscriptions", json=body)
+    assert duplicate.status_code == 409
+    assert duplicate.json() == {
+        "title": "Already Exists",
+        "message": "Hook with this url already exists",
+    }
+    me = uri_of("users", sim.store.personal_access_tokens[sim.admin_token])
+    user_scope = admin.post("/webhook_subscriptions", json={**body, "scope": "user", "user": me})
+    assert user_scope.status_code == 201  # same URL, other scope
+    listed = admin.get("/webhook_subscriptions", params={"organization": org, "scope": "user",
+                                                         "user": me}).json()  # fmt: skip
+    assert [h["uri"] for h in listed["collection"]] == [user_scope.json()["resource"]["uri"]]
+    path = f"/webhook_subscriptions/{uuid_of(hook['uri'])}"
+    assert admin.delete(path).status_code == 204
+    assert admin.get(path).status_code == 404
+    assert uuid_of(hook["uri"]) not in sim.store.webhook_signing_keys
+
+
+def test_webhook_validation_and_permissions(
+    sim: Simulator, admin: httpx.Client, member: httpx.Client
+) -> None:
+    org = sim.store.organization["uri"]
+    body = {"url": "https://hooks.example/x", "events": ["invitee.created"],
+            "organization": org, "scope": "organization"}  # fmt: skip
+    for broken, parameter in (({**body, "events": []}, "events"),
+                              ({**body, "events": ["invitee.rescheduled"]}, "events"),
+                              ({**body, "scope": "user"}, "user"),
+                              ({k: v for k, v in body.items() if k != "url"}, "url")):  # fmt: skip
+        response = admin.post("/webhook_subscriptions", json=broken)
+        assert response.status_code == 400, broken
+        assert response.json()["details"][0]["parameter"] == parameter
+    forbidden = member.post("/webhook_subscriptions", json=body)
+    assert forbidden.status_code == 403
+    assert admin.get("/webhook_subscriptions", params={"organization": org}).status_code == 400
+
+
+def test_data_compliance_deletion(
+    sim: Simulator, admin: httpx.Client, member: httpx.Client
+) -> None:
+    org = sim.store.organization["uri"]
+    email = next(iter(sim.store.invitees.values()))["email"]
+    params = {"organization": org, "invitee_email": email}
+    assert admin.get("/scheduled_events", params=params).json()["collection"]
+    refused = member.post("/data_compliance/deletion/invitees", json={"emails": [email]})
+    assert refused.status_code == 403
+    accepted = admin.post("/data_compliance/deletion/invitees", json={"emails": [email]})
+    assert (accepted.status_code, accepted.json()) == (202, {})
+    assert admin.get("/scheduled_events", params=params).json()["collection"] == []
+    assert all(i["email"] != email for i in sim.store.invitees.values())
+    bad = admin.post("/data_compliance/deletion/invitees", json={"emails": "x@example.com"})
+    assert bad.status_code == 400
