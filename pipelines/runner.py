@@ -18,7 +18,6 @@ windows covered, requests) and row counts from the destination.
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import os
@@ -32,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-import duckdb
 import httpx
 from dlt.common.pipeline import LoadInfo
 
@@ -45,13 +43,12 @@ from pipelines.calendly import (
 )
 from pipelines.calendly.config import CalendlySettings, build_client
 from pipelines.calendly.helpers.sync_state import SyncState
-from pipelines.calendly.settings import PIPELINE_NAME, RAW_DATASET
+from pipelines.calendly.settings import DEFAULT_DUCKDB_FILE, PIPELINE_NAME, RAW_DATASET
 from pipelines.errors import CalendlyEltError, ConfigError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DUCKDB_PATH = Path("calendly.duckdb")
-DUCKDB_CATALOG = "calendly_db"
+DEFAULT_DUCKDB_PATH = Path(DEFAULT_DUCKDB_FILE)
 LOCK_STALE_AFTER_SECONDS = 24 * 3600
 _SECRET_FIELDS = ("access_token", "client_id", "client_secret", "refresh_token")
 
@@ -80,8 +77,11 @@ def make_pipeline(
     Args:
         destination: A dlt destination name (``postgres``, ``bigquery``...),
             configured the dlt way; None or ``duckdb`` means a DuckDB file.
-        duckdb_path: The DuckDB file; default ``calendly.duckdb`` in the working
-            directory. Its pipeline state lives next to it in ``.<file>.dlt/``,
+        duckdb_path: The DuckDB file; default ``calendly_warehouse.duckdb`` in the
+            working directory (not ``calendly.duckdb``: DuckDB names the catalog
+            after the file, and a catalog named like the ``calendly`` dataset
+            makes two-part names ambiguous). Its pipeline state lives next to it
+            in ``.<file>.dlt/``,
             so each database file has its own checkpoints.
         pipelines_dir: Where dlt keeps pipeline state (overrides the default).
 
@@ -94,7 +94,14 @@ def make_pipeline(
     """
     if destination in (None, "duckdb"):
         database = Path(duckdb_path or DEFAULT_DUCKDB_PATH).expanduser().resolve()
-        target: Any = dlt.destinations.duckdb(duckdb_connection(database))
+        if database.stem == RAW_DATASET:
+            raise ConfigError(
+                f"a DuckDB file named {database.name} cannot hold the dataset {RAW_DATASET!r}: "
+                "DuckDB names the catalog after the file and rejects the ambiguous names; "
+                f"use another file name, e.g. --duckdb {DEFAULT_DUCKDB_PATH}"
+            )
+        database.parent.mkdir(parents=True, exist_ok=True)
+        target: Any = dlt.destinations.duckdb(str(database))
         state_dir = pipelines_dir or database.parent / f".{database.name}.dlt"
     elif duckdb_path is not None:
         raise ConfigError("--duckdb only applies to the duckdb destination")
@@ -110,50 +117,6 @@ def make_pipeline(
         )
     except Exception as error:  # dlt's unknown-destination errors vary by version
         raise ConfigError(f"cannot use destination {destination!r}: {error}") from error
-
-
-def duckdb_connection(database: Path) -> duckdb.DuckDBPyConnection:
-    """The process's connection to a DuckDB file, attached under the catalog ``calendly_db``.
-
-    DuckDB names a file's catalog after the file: ``calendly.duckdb`` would be
-    catalog ``calendly``, the same name as the raw dataset (schema), and
-    DuckDB's binder rejects ``calendly.<table>`` as ambiguous. Attaching the
-    file under another alias keeps the default file name. One connection per
-    file and process (a file can be attached once per process).
-
-    Args:
-        database: The DuckDB file (created if missing).
-
-    Returns:
-        A connection whose default catalog is the file.
-    """
-    key = database.expanduser().resolve()
-    connection = _DUCKDB_CONNECTIONS.get(key)
-    if connection is None:
-        key.parent.mkdir(parents=True, exist_ok=True)
-        connection = duckdb.connect()
-        quoted = str(key).replace("'", "''")
-        try:
-            connection.execute(f"ATTACH '{quoted}' AS {DUCKDB_CATALOG}")
-        except duckdb.Error as error:
-            connection.close()
-            raise ConfigError(f"cannot open the DuckDB file {key}: {error}") from error
-        connection.execute(f"USE {DUCKDB_CATALOG}")
-        _DUCKDB_CONNECTIONS[key] = connection
-    return connection
-
-
-def close_duckdb(database: Path | None = None) -> None:
-    """Close the process's connection to ``database`` (all of them when None)."""
-    keys = list(_DUCKDB_CONNECTIONS) if database is None else [database.expanduser().resolve()]
-    for key in keys:
-        connection = _DUCKDB_CONNECTIONS.pop(key, None)
-        if connection is not None:
-            connection.close()
-
-
-_DUCKDB_CONNECTIONS: dict[Path, duckdb.DuckDBPyConnection] = {}
-atexit.register(close_duckdb)
 
 
 def describe_destination(pipeline: dlt.Pipeline) -> str:

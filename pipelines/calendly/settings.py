@@ -21,6 +21,9 @@ DEFAULT_AUTH_BASE_URL = "https://auth.calendly.com"
 RAW_DATASET = "calendly"
 ANALYTICS_SCHEMA = "calendly_analytics"
 PIPELINE_NAME = "calendly"
+# Default DuckDB file. Not calendly.duckdb: DuckDB names the catalog after the
+# file, and a catalog named like the dataset makes `calendly.<table>` ambiguous.
+DEFAULT_DUCKDB_FILE = "calendly_warehouse.duckdb"
 
 DEFAULT_LOOKBACK_DAYS = 30
 DEFAULT_HORIZON_DAYS = 365

@@ -40,7 +40,7 @@ def _root(
 
 def _register_commands() -> None:
     """Import the command modules; each adds its commands to ``app``."""
-    from pipelines.cli import model_commands, sim_commands  # noqa: F401
+    from pipelines.cli import model_commands, pipeline_commands, sim_commands  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:

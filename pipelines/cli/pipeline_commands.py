@@ -1,0 +1,275 @@
+"""``calendly-elt run | backfill | demo | status``: the extraction job.
+
+Thin commands over :mod:`pipelines.runner`. Results go to stdout; progress
+(windows done/total, events, invitee calls, requests) goes to stderr.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pipelines.calendly import WindowProgress
+from pipelines.calendly.config import parse_start_date, resolve_settings
+from pipelines.cli.main import app
+from pipelines.errors import ConfigError
+from pipelines.runner import (
+    DEFAULT_DUCKDB_PATH,
+    RunSummary,
+    StatusReport,
+    build_models_if_available,
+    make_pipeline,
+    read_status,
+    render_report_if_available,
+    run_extraction,
+)
+
+logger = logging.getLogger(__name__)
+
+DuckdbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--duckdb", help="DuckDB file to load into (default ./calendly_warehouse.duckdb)."
+    ),
+]
+DestinationOption = Annotated[
+    str | None,
+    typer.Option(
+        "--destination", help="Any dlt destination (e.g. postgres), configured the dlt way."
+    ),
+]
+PipelinesDirOption = Annotated[
+    Path | None,
+    typer.Option("--pipelines-dir", help="Where dlt keeps the pipeline state."),
+]
+SkipModelsOption = Annotated[
+    bool, typer.Option("--skip-models", help="Load only; do not build the SQL models.")
+]
+DEMO_MARKER = "calendly-elt-demo"
+
+
+def _quiet_dlt() -> None:
+    """Show dlt's own warnings (e.g. columns without data yet) only with --verbose."""
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
+        logging.getLogger("dlt").setLevel(logging.ERROR)
+
+
+def _progress_printer() -> Callable[[WindowProgress], None]:
+    interactive = sys.stderr.isatty()
+
+    def show(update: WindowProgress) -> None:
+        line = (
+            f"{update.kind}: window {update.windows_done}/{update.windows_total} "
+            f"({update.window.start:%Y-%m-%d}) - {update.events} events, "
+            f"{update.invitee_calls} invitee calls, {update.requests} requests"
+        )
+        if interactive:
+            end = "\n" if update.windows_done == update.windows_total else ""
+            typer.echo(f"\r{line}\033[K", err=True, nl=False)
+            typer.echo(end, err=True, nl=False)
+        else:
+            typer.echo(line, err=True)
+
+    return show
+
+
+def _print_summary(summary: RunSummary) -> None:
+    typer.echo(
+        f"{summary.kind or 'run'} done: {summary.windows} windows, {summary.events} events, "
+        f"{summary.invitee_calls} invitee calls, {summary.requests} API requests, "
+        f"{summary.deleted} rows marked deleted, {summary.seconds:.1f}s"
+    )
+    _print_counts(summary.row_counts)
+
+
+def _print_counts(counts: dict[str, tuple[int, int]]) -> None:
+    if not counts:
+        typer.echo("no tables loaded yet")
+        return
+    width = max(len(name) for name in counts)
+    typer.echo(f"{'table':<{width}}  {'rows':>8}  {'deleted':>7}")
+    for name, (live, deleted) in counts.items():
+        typer.echo(f"{name:<{width}}  {live:>8}  {deleted:>7}")
+
+
+def _build_models(pipeline: Any, as_of: datetime | None) -> None:
+    result = build_models_if_available(pipeline, as_of)
+    if result is not None:
+        typer.echo(f"models built: {len(getattr(result, 'models', []) or [])}")
+
+
+def _extract_and_build(
+    pipeline: Any,
+    *,
+    full_refresh: bool = False,
+    since: datetime | None = None,
+    skip_models: bool = False,
+) -> None:
+    settings = resolve_settings()
+    summary = run_extraction(
+        pipeline,
+        settings,
+        full_refresh=full_refresh,
+        since=since,
+        progress=_progress_printer(),
+    )
+    _print_summary(summary)
+    if not skip_models:
+        _build_models(pipeline, None)
+
+
+@app.command("run")
+def run_command(
+    duckdb: DuckdbOption = None,
+    destination: DestinationOption = None,
+    pipelines_dir: PipelinesDirOption = None,
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Re-read every window and every invitee.")
+    ] = False,
+    skip_models: SkipModelsOption = False,
+) -> None:
+    """Extract Calendly incrementally, load it, then build the SQL models."""
+    _quiet_dlt()
+    pipeline = make_pipeline(
+        destination=destination, duckdb_path=duckdb, pipelines_dir=pipelines_dir
+    )
+    _extract_and_build(pipeline, full_refresh=full_refresh, skip_models=skip_models)
+
+
+@app.command("backfill")
+def backfill_command(
+    since: Annotated[
+        str, typer.Option("--since", help="Re-read everything from this date (YYYY-MM-DD).")
+    ],
+    duckdb: DuckdbOption = None,
+    destination: DestinationOption = None,
+    pipelines_dir: PipelinesDirOption = None,
+    skip_models: SkipModelsOption = False,
+) -> None:
+    """Re-read every event and invitee starting on or after --since."""
+    _quiet_dlt()
+    start = parse_start_date(since)
+    if start > datetime.now(UTC):
+        raise ConfigError(f"--since {since} is in the future")
+    pipeline = make_pipeline(
+        destination=destination, duckdb_path=duckdb, pipelines_dir=pipelines_dir
+    )
+    _extract_and_build(pipeline, since=start, skip_models=skip_models)
+
+
+@app.command("status")
+def status_command(
+    duckdb: DuckdbOption = None,
+    destination: DestinationOption = None,
+    pipelines_dir: PipelinesDirOption = None,
+) -> None:
+    """Show the last run, the windows covered, requests spent and row counts."""
+    _quiet_dlt()
+    if destination in (None, "duckdb") and not (duckdb or DEFAULT_DUCKDB_PATH).exists():
+        raise ConfigError(f"no DuckDB file at {duckdb or DEFAULT_DUCKDB_PATH}: run first")
+    pipeline = make_pipeline(
+        destination=destination, duckdb_path=duckdb, pipelines_dir=pipelines_dir
+    )
+    _print_status(read_status(pipeline))
+
+
+def _print_status(report: StatusReport) -> None:
+    typer.echo(f"destination: {report.destination}")
+    typer.echo(f"last successful run: {_when(report.last_success_at)}")
+    last = report.last_run
+    if last:
+        typer.echo(
+            f"last run: {last['kind']} {last['range_start'][:10]}..{last['range_end'][:10]}, "
+            f"{last['windows']} windows, {last['events']} events, "
+            f"{last['invitee_calls']} invitee calls, {last['requests']} requests"
+        )
+    covered = ", ".join(f"{start:%Y-%m-%d}..{end:%Y-%m-%d}" for start, end in report.covered)
+    typer.echo(f"start times covered: {covered or 'none'}")
+    run = report.run_in_progress
+    if run:
+        typer.echo(
+            f"unfinished {run['kind']} run: {run['windows_done']} windows done, "
+            f"resumes at {run['next_start'][:19]} (run again to finish)"
+        )
+    if report.pending_packages:
+        typer.echo(f"load packages waiting: {report.pending_packages} (loaded by the next run)")
+    _print_counts(report.row_counts)
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "never"
+
+
+@app.command("demo")
+def demo_command(
+    duckdb: DuckdbOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated organization.")] = 7,
+    size: Annotated[str, typer.Option(help="Organization size: tiny, small, medium.")] = "small",
+) -> None:
+    """Run the whole job on the bundled simulator: extract, load, models, report."""
+    from pipelines.simulator import SimConfig, Simulator, generate_organization
+
+    _quiet_dlt()
+    database = Path(duckdb or DEFAULT_DUCKDB_PATH)
+    _reset_demo_database(database)
+    try:
+        store = generate_organization(seed=seed, size=size)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    typer.echo(f"simulated organization: {len(store.events)} events, {len(store.users)} users")
+    simulator = Simulator(store, SimConfig(requests_per_minute=1_000_000))
+    settings = resolve_settings(
+        access_token=simulator.admin_token,
+        base_url="https://api.calendly.com",
+        requests_per_minute=1_000_000,
+    )
+    pipeline = make_pipeline(duckdb_path=database)
+    _mark_demo(database)
+    summary = run_extraction(
+        pipeline,
+        settings,
+        now=store.clock.now,
+        transport=simulator.transport(),
+        progress=_progress_printer(),
+    )
+    _print_summary(summary)
+    _build_models(pipeline, store.clock.now())
+    report = render_report_if_available(pipeline)
+    if report:
+        typer.echo(report.rstrip("\n"))
+    typer.echo(f"loaded into {database.resolve()} (dataset calendly, marts calendly_analytics)")
+
+
+def _state_dir(database: Path) -> Path:
+    return database.resolve().parent / f".{database.name}.dlt"
+
+
+def _reset_demo_database(database: Path) -> None:
+    """Start the demo from scratch; never overwrite a database the demo did not make."""
+    state_dir = _state_dir(database)
+    if not database.exists():
+        shutil.rmtree(state_dir, ignore_errors=True)
+        return
+    if not (state_dir / DEMO_MARKER).exists():
+        raise ConfigError(
+            f"{database} exists and was not made by the demo; pass --duckdb demo.duckdb "
+            "or remove it"
+        )
+    database.unlink()
+    Path(f"{database}.wal").unlink(missing_ok=True)
+    shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _mark_demo(database: Path) -> None:
+    state_dir = _state_dir(database)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / DEMO_MARKER).write_text("made by calendly-elt demo; safe to delete\n")
