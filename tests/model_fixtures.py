@@ -1,15 +1,12 @@
-"""Load a simulator store's objects into a dlt destination, for the model tests.
+"""Warehouses for the model tests: a simulated organization loaded by the real source.
 
-``load_store`` runs dlt directly on the store's API-shaped objects, with the
-raw table contract of ``pipelines.calendly.settings`` (same resource names,
-``COLUMN_HINTS``, ``primary_key="uri"``, timestamps parsed to aware
-datetimes), so the SQL models see what the real source loads.
+``load_store`` serves a simulator ``Store`` over the in-process transport and
+runs the real extraction (``pipelines.runner.run_extraction``) into a dlt
+pipeline, so the SQL models read exactly what the pipeline loads.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,10 +14,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import dlt
 
-from pipelines.calendly.settings import COLUMN_HINTS, RAW_DATASET
-from pipelines.simulator.store import Store, parse_ts
+from pipelines.calendly.config import resolve_settings
+from pipelines.calendly.settings import RAW_DATASET
+from pipelines.runner import RunSummary, run_extraction
+from pipelines.simulator import SimConfig, Simulator
+from pipelines.simulator.store import Store
 
-_TIMESTAMP_KEYS = ("created_at", "updated_at", "start_time", "end_time", "deleted_at")
+UNLIMITED = 10**9
 
 
 def duckdb_pipeline(folder: Path, name: str = "calendly") -> dlt.Pipeline:
@@ -59,25 +59,19 @@ def _with_password(dsn: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def load_store(pipeline: dlt.Pipeline, store: Store) -> None:
-    """Load every object of ``store`` the models read into ``pipeline``'s destination."""
-    tables: dict[str, Iterable[dict[str, Any]]] = {
-        "users": store.users.values(),
-        "event_types": store.event_types.values(),
-        "scheduled_events": store.events.values(),
-        "invitees": store.invitees.values(),
-    }
-    resources = [
-        dlt.resource(
-            [_typed(row) for row in rows],
-            name=table,
-            write_disposition="merge",
-            primary_key="uri",
-            columns=COLUMN_HINTS[table],
-        )
-        for table, rows in tables.items()
-    ]
-    pipeline.run(resources)
+def load_store(pipeline: dlt.Pipeline, store: Store) -> RunSummary:
+    """Extract ``store`` with the real source over the in-process simulator and load it.
+
+    The simulator's clock is the source's "now"; rate limits are lifted so the
+    extraction runs at full speed.
+    """
+    simulator = Simulator(store, SimConfig(apply_delays=False, requests_per_minute=UNLIMITED))
+    settings = resolve_settings(
+        access_token=simulator.admin_token, requests_per_minute=UNLIMITED, max_concurrency=4
+    )
+    return run_extraction(
+        pipeline, settings, transport=simulator.transport(), now=simulator.clock.now
+    )
 
 
 def mark_deleted(pipeline: dlt.Pipeline, table: str, uri: str, deleted_at: datetime) -> None:
@@ -89,22 +83,6 @@ def mark_deleted(pipeline: dlt.Pipeline, table: str, uri: str, deleted_at: datet
             deleted_at,
             uri,
         )
-
-
-def _typed(row: dict[str, Any]) -> dict[str, Any]:
-    return _parse_timestamps(copy.deepcopy(row))
-
-
-def _parse_timestamps(value: Any) -> Any:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key in _TIMESTAMP_KEYS and isinstance(item, str):
-                value[key] = parse_ts(item)
-            else:
-                value[key] = _parse_timestamps(item)
-    elif isinstance(value, list):
-        return [_parse_timestamps(item) for item in value]
-    return value
 
 
 MARTS = (
