@@ -11,9 +11,10 @@ import typer
 
 from pipelines.cli.main import app
 from pipelines.errors import CalendlyEltError, ConfigError
-from pipelines.models.destination import warehouse_pipeline
+from pipelines.models.errors import MartsMissingError
 from pipelines.models.report import FORMATS, render_report
 from pipelines.models.runner import build_models
+from pipelines.runner import DEFAULT_DUCKDB_PATH, make_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def models_command(
     ] = False,
 ) -> None:
     """Build the SQL models (staging, intermediate, marts) in dependency order."""
-    pipeline = warehouse_pipeline(duckdb, destination)
+    pipeline = make_pipeline(destination=destination, duckdb_path=duckdb)
     result = build_models(pipeline, as_of=_parse_as_of(as_of), run_tests=test)
     typer.echo(
         f"built {len(result.models)} models in {result.analytics_schema} "
@@ -80,6 +81,9 @@ def report_command(
     """Show the headline metrics: UTM sources, no-shows and cancellations by month."""
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    typer.echo(
-        render_report(warehouse_pipeline(duckdb, destination, must_exist=True), fmt=fmt), nl=False
-    )
+    if destination in (None, "duckdb") and not Path(duckdb or DEFAULT_DUCKDB_PATH).exists():
+        raise MartsMissingError(
+            f"no DuckDB warehouse at {duckdb or DEFAULT_DUCKDB_PATH}: run `calendly-elt run` first"
+        )
+    pipeline = make_pipeline(destination=destination, duckdb_path=duckdb)
+    typer.echo(render_report(pipeline, fmt=fmt), nl=False)
