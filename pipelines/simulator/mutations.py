@@ -404,7 +404,14 @@ def cancel_event(
         return cancellation
 
 
-def reschedule(store: Store, invitee_uuid: str, *, new_start_time: datetime) -> Resource:
+def reschedule(
+    store: Store,
+    invitee_uuid: str,
+    *,
+    new_start_time: datetime,
+    email: str | None = None,
+    name: str | None = None,
+) -> Resource:
     """The invitee moves their booking to ``new_start_time`` on a new event.
 
     The old invitee becomes canceled with ``rescheduled = true`` and
@@ -416,6 +423,8 @@ def reschedule(store: Store, invitee_uuid: str, *, new_start_time: datetime) -> 
         store: The organization.
         invitee_uuid: The active invitee who reschedules.
         new_start_time: The new meeting start (in the simulated future).
+        email: The email typed on the reschedule form (default: unchanged).
+        name: The name typed on the reschedule form (default: unchanged).
 
     Returns:
         The new invitee object.
@@ -438,8 +447,8 @@ def reschedule(store: Store, invitee_uuid: str, *, new_start_time: datetime) -> 
         new = _new_invitee(
             store,
             new_event,
-            old["email"],
-            old["name"],
+            email or old["email"],
+            name or old["name"],
             tracking=old["tracking"],
             questions_and_answers=old["questions_and_answers"],
             timezone=old["timezone"],
@@ -449,7 +458,8 @@ def reschedule(store: Store, invitee_uuid: str, *, new_start_time: datetime) -> 
             scheduling_method=old.get("scheduling_method"),
             old_invitee=old["uri"],
         )
-        new["first_name"], new["last_name"] = old["first_name"], old["last_name"]
+        if name is None:
+            new["first_name"], new["last_name"] = old["first_name"], old["last_name"]
         now = format_ts(store.clock.now())
         cancellation = _cancellation(old["name"], "Rescheduled", "invitee", now)
         _cancel_one_invitee(old, cancellation, old_event)
