@@ -248,6 +248,7 @@ def run_extraction(
     now: Callable[[], datetime] | None = None,
     transport: httpx.BaseTransport | None = None,
     progress: Callable[[WindowProgress], None] | None = None,
+    client_options: dict[str, Any] | None = None,
 ) -> RunSummary:
     """Extract the organization and load it, checkpointing window by window.
 
@@ -259,6 +260,7 @@ def run_extraction(
         now: The clock; default wall-clock UTC (the simulator's clock in the demo).
         transport: An httpx transport (the in-process simulator).
         progress: Called after every window.
+        client_options: Extra ``CalendlyClient`` arguments (e.g. ``sleep``, ``clock``).
 
     Returns:
         The run's summary.
@@ -269,7 +271,7 @@ def run_extraction(
     """
     started = time.monotonic()
     clock = now or (lambda: datetime.now(UTC))
-    client = build_client(settings, transport=transport, now=clock)
+    client = build_client(settings, transport=transport, now=clock, **(client_options or {}))
     try:
         with pipeline_lock(lock_path(pipeline)):
             summary = _run_locked(pipeline, settings, client, clock, full_refresh, since, progress)

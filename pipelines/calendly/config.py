@@ -239,6 +239,7 @@ def build_client(
     *,
     transport: httpx.BaseTransport | None = None,
     now: Callable[[], datetime] | None = None,
+    **client_options: Any,
 ) -> Any:
     """Build the HTTP client with the configured credentials.
 
@@ -246,6 +247,7 @@ def build_client(
         resolved: The settings.
         transport: An httpx transport (the in-process simulator in tests).
         now: The clock OAuth uses to refresh ahead of expiry.
+        **client_options: Extra ``CalendlyClient`` arguments (``sleep``, ``clock``...).
 
     Returns:
         A ``CalendlyClient``.
@@ -273,4 +275,5 @@ def build_client(
         requests_per_minute=resolved.requests_per_minute,
         max_concurrency=resolved.max_concurrency,
         transport=transport,
+        **client_options,
     )

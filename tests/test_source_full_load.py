@@ -1,0 +1,123 @@
+"""A full load equals the simulator's state exactly: every row, field and child row."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from source_harness import (
+    SourceHarness,
+    assert_matches_store,
+    expected_tables,
+    loaded_tree,
+    query,
+    table_rows,
+)
+
+from pipelines.calendly.config import resolve_settings
+from pipelines.errors import ConfigError
+
+
+def test_full_load_equals_the_simulator_state(small_harness: SourceHarness) -> None:
+    pipeline = small_harness.pipeline()
+    summary = small_harness.run(pipeline)
+
+    store = small_harness.store
+    assert summary.kind == "backfill"
+    assert summary.events == len(store.events) == 1000
+    assert summary.invitee_calls == len(store.events)
+    assert summary.row_counts["invitees"] == (len(store.invitees), 0)
+    assert_matches_store(pipeline, store)
+    # child tables are part of the comparison; make sure they were really there
+    events = loaded_tree(pipeline, "scheduled_events")
+    memberships = sum(
+        len(tree["children"].get("scheduled_events__event_memberships", []))
+        for tree in events.values()
+    )
+    assert memberships == sum(len(e["event_memberships"]) for e in store.events.values())
+    answers = query(pipeline, "select count(*) from calendly.invitees__questions_and_answers")
+    expected_answers = sum(len(i["questions_and_answers"]) for i in store.invitees.values())
+    assert answers[0][0] == expected_answers > 0
+
+
+def test_timestamps_are_timezone_aware_utc(tiny_harness: SourceHarness) -> None:
+    pipeline = tiny_harness.pipeline()
+    tiny_harness.run(pipeline)
+    row = table_rows(pipeline, "scheduled_events")[0]
+    assert row["start_time"].tzinfo is not None
+    assert row["start_time"].utcoffset().total_seconds() == 0
+    columns = pipeline.default_schema.tables["invitees"]["columns"]
+    assert columns["created_at"]["data_type"] == "timestamp"
+    assert columns["is_deleted"]["data_type"] == "bool"
+
+
+def test_every_resource_states_disposition_and_key(tiny_harness: SourceHarness) -> None:
+    pipeline = tiny_harness.pipeline()
+    tiny_harness.run(pipeline)
+    tables = pipeline.default_schema.tables
+    replaced = {"organization_memberships", "groups", "webhook_subscriptions"}
+    for table in expected_tables(tiny_harness.store):
+        if table not in tables:
+            continue
+        disposition = "replace" if table in replaced else "merge"
+        assert tables[table]["write_disposition"] == disposition, table
+        assert tables[table]["columns"]["uri"].get("primary_key") is True, table
+
+
+def test_organization_defaults_to_the_token_users_current_organization(
+    tiny_harness: SourceHarness,
+) -> None:
+    pipeline = tiny_harness.pipeline()
+    tiny_harness.run(pipeline)
+    organizations = query(pipeline, "select distinct organization from calendly.groups")
+    assert organizations == [(tiny_harness.store.organization["uri"],)]
+
+
+def test_non_admin_token_with_user_scope_loads_that_users_events(
+    tiny_harness: SourceHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = tiny_harness.store
+    member_uuid = store.personal_access_tokens[store.member_token]
+    member_uri = store.users[member_uuid]["uri"]
+    settings = tiny_harness.settings(access_token=store.member_token, scope="user")
+    pipeline = tiny_harness.pipeline()
+
+    with caplog.at_level(logging.WARNING):
+        summary = tiny_harness.run(pipeline, settings=settings)
+
+    hosted = [
+        event
+        for event in store.events.values()
+        if any(m["user"] == member_uri for m in event["event_memberships"])
+    ]
+    assert 0 < summary.events == len(hosted) < len(store.events)
+    expected = expected_tables(store)
+    events = loaded_tree(pipeline, "scheduled_events")
+    assert events == {e["uri"]: expected["scheduled_events"][e["uri"]] for e in hosted}
+    hosted_uris = {e["uri"] for e in hosted}
+    invitees = loaded_tree(pipeline, "invitees")
+    assert invitees == {
+        uri: tree
+        for uri, tree in expected["invitees"].items()
+        if tree["row"]["event"] in hosted_uris
+    }
+    assert member_uri in loaded_tree(pipeline, "users")
+
+
+def test_organization_scope_with_a_member_token_fails_with_advice(
+    tiny_harness: SourceHarness,
+) -> None:
+    from pipelines.calendly.helpers.errors import CalendlyForbiddenError
+
+    settings = tiny_harness.settings(access_token=tiny_harness.store.member_token)
+    with pytest.raises(CalendlyForbiddenError, match="use scope=user"):
+        tiny_harness.run(settings=settings)
+
+
+def test_missing_credentials_name_the_environment_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("CALENDLY_ACCESS_TOKEN", "CALENDLY_CLIENT_ID", "CALENDLY_REFRESH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError, match="CALENDLY_ACCESS_TOKEN"):
+        resolve_settings()
