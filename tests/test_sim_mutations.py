@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.simulator import mutations
 from pipelines.simulator.scenarios import DEMO, MAX, OLIVIA, WEBINAR, build_tiny_organization
-from pipelines.simulator.store import SimulatorError, Store, format_ts, uri_of, uuid_of
+from pipelines.simulator.store import SimulatorError, Store, format_ts, parse_ts, uri_of, uuid_of
 
 
 class Recorder:
