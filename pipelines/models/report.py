@@ -15,7 +15,7 @@ import csv
 import io
 import json
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 import dlt
@@ -175,8 +175,10 @@ def _month_lines(
 
 
 def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
     if isinstance(value, date):
-        return value if type(value) is date else value.date()
+        return value
     return date.fromisoformat(str(value)[:10])
 
 
