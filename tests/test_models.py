@@ -225,3 +225,18 @@ def test_build_result_lists_models_and_runs_tests_on_request(tmp_path: Path) -> 
     naive = datetime(2024, 1, 1)
     with pytest.raises(ModelBuildError, match="timezone"):
         build_models(pipeline, as_of=naive)
+
+
+@pytest.mark.parametrize("dialect", ["snowflake", "bigquery", "redshift", "databricks", "tsql"])
+def test_every_model_transpiles_to_other_warehouses(dialect: str) -> None:
+    target = RenderTarget(
+        dialect=dialect,
+        qualify_model=lambda name: f"analytics.{name}",
+        qualify_source=lambda name: f"raw.{name}",
+        as_of=AS_OF,
+    )
+    for model in load_catalog().models:
+        sql = render_sql(model.sql, target)
+        assert "{{" not in sql and "__calendly_" not in sql, (dialect, model.name)
+        for ref in model.refs:
+            assert f"analytics.{ref}" in sql, (dialect, model.name, ref)
