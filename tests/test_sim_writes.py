@@ -185,3 +185,43 @@ def test_data_compliance_deletion(
     assert all(i["email"] != email for i in sim.store.invitees.values())
     bad = admin.post("/data_compliance/deletion/invitees", json={"emails": "x@example.com"})
     assert bad.status_code == 400
+
+
+def test_api_mutations_deliver_signed_webhooks() -> None:
+    from pipelines.simulator.webhooks import SIGNATURE_HEADER, verify
+
+    store = generate_organization(seed=7, size="small")
+    sim = Simulator(store, SimConfig(deliver_webhooks=True))
+    assert sim.webhooks is not None
+    sent: list[tuple[str, dict[str, str], bytes]] = []
+
+    def record(url: str, headers: dict[str, str], body: bytes) -> int:
+        sent.append((url, headers, body))
+        return 200
+
+    sim.webhooks.send = record
+    headers = {"Authorization": f"Bearer {sim.admin_token}"}
+    with httpx.Client(transport=sim.transport(), base_url=BASE, headers=headers) as client:
+        hook = {"url": "https://hooks.example/in", "organization": store.organization["uri"],
+                "events": ["invitee.canceled", "invitee_no_show.created"],
+                "scope": "organization", "signing_key": "k-123"}  # fmt: skip
+        assert client.post("/webhook_subscriptions", json=hook).status_code == 201
+        event = future_event(store)
+        client.post(f"/scheduled_events/{uuid_of(event['uri'])}/cancellation", json={})
+        invitee = past_active_invitee(store)
+        client.post("/invitee_no_shows", json={"invitee": invitee["uri"]})
+    canceled = store.invitees_of(uuid_of(event["uri"]))
+    names = [httpx.Response(200, content=body).json()["event"] for _, _, body in sent]
+    assert names == ["invitee.canceled"] * len(canceled) + ["invitee_no_show.created"]
+    for url, sent_headers, body in sent:
+        assert url == "https://hooks.example/in"
+        signature = sent_headers[SIGNATURE_HEADER]
+        assert verify("k-123", signature, body, store.clock.now())
+        assert not verify("another-key", signature, body, store.clock.now())
+    last = httpx.Response(200, content=sent[-1][2]).json()
+    assert last["payload"]["uri"] == invitee["uri"]
+
+
+def test_webhooks_are_not_delivered_unless_asked(sim: Simulator) -> None:
+    assert sim.webhooks is None
+    assert sim.store.listeners == []

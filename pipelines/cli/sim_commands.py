@@ -43,6 +43,9 @@ def serve(
     now: str | None = typer.Option(
         None, help="Simulated start instant (ISO, UTC); default: now floored to the hour."
     ),
+    webhooks: bool = typer.Option(
+        True, help="POST signed webhooks to subscriptions created through the API."
+    ),
 ) -> None:
     """Serve a generated organization as api.calendly.com until Ctrl-C.
 
@@ -58,7 +61,8 @@ def serve(
     except ValueError as error:
         raise ConfigError(str(error)) from None
     store.clock = SimClock(start, ticking=True)
-    simulator = Simulator(store, SimConfig(requests_per_minute=requests_per_minute))
+    config = SimConfig(requests_per_minute=requests_per_minute, deliver_webhooks=webhooks)
+    simulator = Simulator(store, config)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with simulator.serve(host, port) as base_url:

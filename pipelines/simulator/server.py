@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
 import httpx
@@ -44,6 +44,9 @@ from pipelines.simulator.rate_limit import (
     too_many_requests,
 )
 from pipelines.simulator.store import SimClock, SimulatorError, Store
+
+if TYPE_CHECKING:
+    from pipelines.simulator.webhooks import WebhookDispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,8 @@ class SimConfig:
         faults: injected faults (all off by default).
         monotonic: seconds clock of the rate-limit windows (inject to step time).
         apply_delays: sleep for injected latency (switch off to only record it).
+        deliver_webhooks: POST signed webhooks to the subscriptions created through
+            the API whenever a mutation happens (``Simulator.webhooks``).
     """
 
     requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
@@ -76,6 +81,7 @@ class SimConfig:
     faults: FaultConfig = field(default_factory=FaultConfig)
     monotonic: Callable[[], float] = time.monotonic
     apply_delays: bool = True
+    deliver_webhooks: bool = False
 
 
 class SimStats:
@@ -129,6 +135,11 @@ class Simulator:
         self.auth = AuthService(store, self.config.monotonic)
         self.rate_limiter = RateLimiter(self.config.requests_per_minute, self.config.monotonic)
         self.faults = FaultInjector(self.config.faults)
+        self.webhooks: WebhookDispatcher | None = None
+        if self.config.deliver_webhooks:
+            from pipelines.simulator.webhooks import WebhookDispatcher
+
+            self.webhooks = WebhookDispatcher(store)
 
     @property
     def clock(self) -> SimClock:
@@ -216,13 +227,29 @@ class Simulator:
         thread.start()
         bound_host, bound_port = server.server_address[:2]
         base_url = f"http://{_url_host(str(bound_host))}:{bound_port}"
+        stop_retries = self._start_webhook_retries()
         logger.info("simulator serving on %s", base_url)
         try:
             yield base_url
         finally:
+            stop_retries.set()
             server.shutdown()
             server.server_close()
             thread.join(timeout=5)
+
+    def _start_webhook_retries(self, every_seconds: float = 1.0) -> threading.Event:
+        """Retry failed webhook deliveries in the background while serving."""
+        stop = threading.Event()
+        dispatcher = self.webhooks
+        if dispatcher is None:
+            return stop
+
+        def retry_loop() -> None:
+            while not stop.wait(every_seconds):
+                dispatcher.retry_due()
+
+        threading.Thread(target=retry_loop, name="webhook-retries", daemon=True).start()
+        return stop
 
 
 def _route_label(request: SimRequest) -> str:
