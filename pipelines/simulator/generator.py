@@ -15,6 +15,7 @@ Same (seed, size, now) -> identical store: all randomness comes from
 
 from __future__ import annotations
 
+import gc
 import heapq
 import json
 import logging
@@ -736,9 +737,15 @@ def generate_organization(seed: int = 7, size: str = "small", now: datetime | No
     plans = _create_event_types(store, rng, origin, now)
     forms = _create_routing_forms(store, rng, origin)
     planner = _Planner(rng, now, plans)
-    _plan_events(planner, shape, plans, forms)
-    with store.bulk_loading():
-        _replay(store, planner.steps)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # hundreds of thousands of acyclic dicts: cyclic GC passes only cost time
+    try:
+        _plan_events(planner, shape, plans, forms)
+        with store.bulk_loading():
+            _replay(store, planner.steps)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     store.clock.set(now)
     _finish_event_types(store, plans, rng)
     _add_meeting_notes(store, rng)

@@ -1,0 +1,25 @@
+"""``python -m bench``: run every benchmark module in turn (each records its own figures)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = ["bench.sim_generation", "bench.models"]
+
+
+def main() -> int:
+    root = Path(__file__).resolve().parent.parent
+    failed = 0
+    for module in BENCHMARKS:
+        sys.stdout.write(f"== {module}\n")
+        sys.stdout.flush()
+        failed += (
+            subprocess.run([sys.executable, "-m", module], cwd=root, check=False).returncode != 0
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
