@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -71,6 +72,7 @@ def run(sizes: list[str], seed: int) -> dict[str, object]:
         "benchmark": "sim_generation",
         "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.system()} {platform.machine()}, Python {platform.python_version()}",
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "results": results,
     }
 
@@ -83,7 +85,10 @@ def record(report: dict[str, object]) -> str:
         f"{r['seconds']}s, peak RSS {r['peak_rss_mb']} MB"
         for r in report["results"]  # type: ignore[attr-defined]
     ]
-    line = f"- {report['recorded_at']} sim_generation (seed 7): " + "; ".join(parts)
+    line = (
+        f"- {report['recorded_at']} sim_generation (seed 7, load avg "
+        f"{report['load_average_1m']} on {os.cpu_count()} cores): " + "; ".join(parts)
+    )
     with RESULTS_MD.open("a", encoding="utf-8") as results_md:
         results_md.write(line + "\n")
     return line
