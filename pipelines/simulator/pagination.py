@@ -140,8 +140,11 @@ class ListRequest:
 
     def fingerprint(self) -> str:
         """Identity of the filtered list a token belongs to (every param but paging)."""
-        params = sorted((k, v) for k, v in self.query if k not in ("count", "page_token"))
-        return f"{self.path}?{urlencode(params)}"
+        params: dict[str, str] = {}
+        for key, value in self.query:
+            if key not in ("count", "page_token"):
+                params.setdefault(key, value)  # the handler reads the first value too
+        return f"{self.path}?{urlencode(sorted(params.items()))}"
 
     def link(self, token: str) -> str:
         """Full URL of another page: every query parameter, the count, the token."""
