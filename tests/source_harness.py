@@ -162,14 +162,19 @@ def table_rows(pipeline: dlt.Pipeline, table: str) -> list[dict[str, Any]]:
         return []
 
 
-def _child_tables(pipeline: dlt.Pipeline, table: str) -> list[str]:
-    schema = pipeline.default_schema
-    return [name for name, info in schema.tables.items() if info.get("parent") == table]
+def _children_by_table(pipeline: dlt.Pipeline) -> dict[str, list[str]]:
+    children: dict[str, list[str]] = {}
+    for name, info in pipeline.default_schema.tables.items():
+        if info.get("parent"):
+            children.setdefault(info["parent"], []).append(name)
+    return children
 
 
 def _tree(
     pipeline: dlt.Pipeline, table: str, rows: list[dict[str, Any]], cache: dict[str, Any]
 ) -> list[dict[str, Any]]:
+    if "_children" not in cache:
+        cache["_children"] = _children_by_table(pipeline)
     trees = []
     for row in rows:
         clean = {
@@ -178,7 +183,7 @@ def _tree(
             if not key.startswith("_dlt_") and key not in IGNORED_COLUMNS and value is not None
         }
         children: dict[str, list[Any]] = {}
-        for child in _child_tables(pipeline, table):
+        for child in cache["_children"].get(table, []):
             if child not in cache:
                 cache[child] = {}
                 for child_row in table_rows(pipeline, child):
