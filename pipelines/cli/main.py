@@ -59,4 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run as `python -m pipelines.cli.main`: dispatch to the imported module, on whose
+    # `app` the command modules register (this file is a second copy when run as __main__)
+    from pipelines.cli import main as cli_module
+
+    sys.exit(cli_module.main())
