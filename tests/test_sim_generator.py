@@ -195,6 +195,9 @@ def test_routing_form_submissions_some_linked_to_invitees(small: Store) -> None:
         invitee = small.invitees[uuid_of(submission["submitter"])]
         assert invitee["routing_form_submission"] == submission["uri"]
     assert {f["status"] for f in small.routing_forms.values()} == {"published", "draft"}
+    unrouted = [s for s in submissions if not s["submitter"]]
+    assert {s["result"]["type"] for s in unrouted} == {"custom_message", "external_url"}
+    assert {s["result"]["type"] for s in linked} == {"event_type"}
 
 
 def test_timestamps_are_calendly_format(small: Store) -> None:

@@ -179,16 +179,17 @@ class _DayRunner:
         if not open_events and not self.group_types:
             return
         email, name = _person(self.rng, self.seed, 10_000 + self.summary.group_joins)
+        event_uuid: str | None = None
         if open_events:
             event = self.rng.choice(open_events)
-            kwargs = {"event_type_uuid": uuid_of(event["event_type"]),
-                      "start_time": parse_ts(event["start_time"]),
-                      "event_uuid": uuid_of(event["uri"])}  # fmt: skip
+            type_uuid, start = uuid_of(event["event_type"]), parse_ts(event["start_time"])
+            event_uuid = uuid_of(event["uri"])
         else:
-            kwargs = {"event_type_uuid": self.rng.choice(self.group_types),
-                      "start_time": self._start_time(False)}  # fmt: skip
-        invitee = mutations.book(self.store, email=email, name=name,
-                                 tracking=_tracking(self.rng), **kwargs)  # fmt: skip
+            type_uuid, start = self.rng.choice(self.group_types), self._start_time(False)
+        invitee = mutations.book(
+            self.store, event_type_uuid=type_uuid, start_time=start, email=email, name=name,
+            tracking=_tracking(self.rng), event_uuid=event_uuid,
+        )  # fmt: skip
         self.summary.group_joins += 1
         self.touched.add(uuid_of(invitee["event"]))
 

@@ -298,6 +298,9 @@ def _plan_solo_story(planner: _Planner, routing_forms: list[str]) -> int:
     if routing_forms and rng.random() < 0.08:
         planner.add(booked_at - timedelta(minutes=rng.uniform(1, 20)), "submit", story,
                     rng.choice(routing_forms))  # fmt: skip
+    elif routing_forms and rng.random() < 0.03:  # a visitor the form did not route to a booking
+        planner.add(booked_at - timedelta(days=rng.uniform(1, 30)), "submit_unrouted", story,
+                    rng.choice(routing_forms))  # fmt: skip
     planner.add(booked_at, "book", story)
     last_change, current_start, events = booked_at, start, 1
     for _ in range(_reschedule_count(rng)):
@@ -462,19 +465,35 @@ def _run_unmark(store: Store, story: _Story, arg: Any) -> None:
         mutations.unmark_no_show(store, no_show)
 
 
-def _run_submit(store: Store, story: _Story, form_uuid: Any) -> None:
-    email = story.book_kwargs["email"]
-    answers = [
+def _routing_answers(store: Store, email: str) -> list[Resource]:
+    return [
         {"question_uuid": ROUTING_QUESTIONS[0]["uuid"], "question": ROUTING_QUESTIONS[0]["name"],
          "answer": store.rng.choice(ROUTING_QUESTIONS[0]["answer_choices"])},
         {"question_uuid": ROUTING_QUESTIONS[1]["uuid"], "question": "Email", "answer": email},
     ]  # fmt: skip
+
+
+def _run_submit(store: Store, story: _Story, form_uuid: Any) -> None:
     result = {"type": "event_type", "value": uri_of("event_types", story.event_type)}
     submission = mutations.submit_routing_form(
-        store, form_uuid, questions_and_answers=answers,
+        store, form_uuid, questions_and_answers=_routing_answers(store, story.book_kwargs["email"]),
         tracking=story.book_kwargs["tracking"], result=result,
     )  # fmt: skip
     story.submission = uuid_of(submission["uri"])
+
+
+def _run_submit_unrouted(store: Store, story: _Story, form_uuid: Any) -> None:
+    result: Resource = (
+        {"type": "custom_message",
+         "value": {"headline": "Thank you for your interest",
+                   "body": "We are not able to offer any meetings at this time."}}
+        if store.rng.random() < 0.5
+        else {"type": "external_url", "value": "https://example.com/contact"}
+    )  # fmt: skip
+    mutations.submit_routing_form(
+        store, form_uuid, questions_and_answers=_routing_answers(store, story.book_kwargs["email"]),
+        tracking=story.book_kwargs["tracking"], result=result,
+    )  # fmt: skip
 
 
 def _run_cancel_slot(store: Store, slot: _Story, arg: Any) -> None:
@@ -492,6 +511,7 @@ _RUNNERS: dict[str, Callable[[Store, _Story, Any], None]] = {
     "no_show": _run_no_show,
     "unmark": _run_unmark,
     "submit": _run_submit,
+    "submit_unrouted": _run_submit_unrouted,
 }
 
 
@@ -729,7 +749,7 @@ def generate_organization(seed: int = 7, size: str = "small", now: datetime | No
     now = (now or DEFAULT_NOW).astimezone(UTC)
     shape = SIZES[size]
     rng = random.Random(seed)
-    origin = now - timedelta(days=HISTORY_DAYS + 260)
+    origin = now - timedelta(days=HISTORY_DAYS + 300)  # before the earliest step (lead + form)
     store = Store(clock=SimClock(origin))
     store.rng = random.Random(f"calendly-sim-ids-{seed}")
     _create_people(store, rng, shape, origin)
