@@ -101,12 +101,15 @@ def _cancellation_columns(final: Resource, start_at: datetime, outcome: str) -> 
     if not cancellation:
         return {"canceled_at": None, "canceler_type": None, "cancel_reason": None,
                 "cancel_lead_hours": None}  # fmt: skip
-    canceled_at = parse_ts(cancellation["created_at"])
+    created = cancellation.get("created_at")  # absent in older data: no lead
+    canceled_at = parse_ts(created) if created else None
     return {
         "canceled_at": canceled_at,
-        "canceler_type": cancellation["canceler_type"],
-        "cancel_reason": cancellation["reason"],
-        "cancel_lead_hours": (start_at - canceled_at).total_seconds() / 3600,
+        "canceler_type": cancellation.get("canceler_type"),
+        "cancel_reason": cancellation.get("reason"),
+        "cancel_lead_hours": (
+            (start_at - canceled_at).total_seconds() / 3600 if canceled_at else None
+        ),
     }
 
 
@@ -220,7 +223,9 @@ def cancellation_metrics(bookings: list[dict[str, Any]]) -> list[dict[str, Any]]
     result = []
     for (month, type_name), rows in _grouped(bookings, _month_type_key):
         canceled = [row for row in rows if row["outcome"] == "canceled"]
-        leads = [row["cancel_lead_hours"] for row in canceled]
+        leads = [
+            row["cancel_lead_hours"] for row in canceled if row["cancel_lead_hours"] is not None
+        ]
         rescheduled = _count(rows, _rescheduled)
         result.append({
             "month": month, "event_type_name": type_name, "bookings": len(rows),
