@@ -127,3 +127,20 @@ def test_export_writes_json_with_iso_timestamps(tiny: Store, tmp_path) -> None:
     first = document["fct_bookings"][0]
     assert datetime.fromisoformat(first["start_at"]).tzinfo is not None
     assert isinstance(date.fromisoformat(document["metrics_cancellations"][0]["month"]), date)
+
+
+def test_cancellation_without_created_at_has_no_lead() -> None:
+    store = build_tiny_organization(expected.AS_OF)
+    canceled = next(i for i in store.invitees.values() if i["email"] == "cancel-24h@example.com")
+    canceled["cancellation"] = {
+        key: value for key, value in canceled["cancellation"].items() if key != "created_at"
+    }
+    truth = compute_ground_truth(store, expected.AS_OF)
+    row = _rows_by_email(store, truth.bookings)["cancel-24h@example.com"]
+    assert row["outcome"] == "canceled"
+    assert row["canceled_at"] is None and row["cancel_lead_hours"] is None
+    december_demo = next(
+        r for r in truth.cancellations
+        if r["month"] == date(2025, 12, 1) and r["event_type_name"] == "Demo"
+    )  # fmt: skip
+    assert december_demo["canceled"] == 2 and december_demo["median_cancel_lead_hours"] == 220.0
