@@ -39,8 +39,10 @@ from pipelines.calendly.helpers.sync_state import (
     RunRequest,
     SyncState,
     apply_pending_deletions,
+    no_show_recheck_start,
     read_known_data,
     read_loaded_hosts,
+    read_loaded_users,
 )
 from pipelines.calendly.helpers.windows import Window, parse_api_timestamp
 from pipelines.calendly.settings import COLUMN_HINTS, MAX_WINDOW_RESTARTS, PAGE_SIZE
@@ -67,6 +69,7 @@ DIMENSION_RESOURCES = (
     "users",
 )
 _TIMESTAMP_SUFFIXES = ("_at", "_time")
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 class WindowRestartError(CalendlyEltError):
@@ -110,6 +113,7 @@ class _Context:
     hosts_seen: set[str] = field(default_factory=set)
     known: KnownData | None = None
     refetch_all: bool = True
+    ended_since: datetime = _EPOCH
     invitee_calls: int = 0
 
     @property
@@ -146,6 +150,7 @@ def calendly_source(
     scope: str | None = None,
     start_date: str | None = None,
     lookback_days: int | None = None,
+    no_show_lookback_days: int | None = None,
     horizon_days: int | None = None,
     window_days: int | None = None,
     max_concurrency: int | None = None,
@@ -172,6 +177,8 @@ def calendly_source(
         scope: ``organization`` (needs an admin token) or ``user``.
         start_date: Where the first backfill starts; default two years ago.
         lookback_days: Days before the last successful run that a run re-reads.
+        no_show_lookback_days: Meetings that ended this many days before the
+            last successful run, or later, get their invitees re-read.
         horizon_days: Days after now that every run reads.
         window_days: Days per ``/scheduled_events`` window.
         max_concurrency: Invitee calls in flight at once.
@@ -203,6 +210,7 @@ def calendly_source(
         scope=scope,
         start_date=start_date,
         lookback_days=lookback_days,
+        no_show_lookback_days=no_show_lookback_days,
         horizon_days=horizon_days,
         window_days=window_days,
         max_concurrency=max_concurrency,
@@ -309,6 +317,9 @@ def _scheduled_events_resource(context: _Context) -> DltResource:
         state.clear_pending_deletions()
         cursor = state.begin_run(_run_request(context))
         context.refetch_all = cursor.refetch_all
+        context.ended_since = no_show_recheck_start(
+            state.last_success_at, context.now(), context.settings.no_show_lookback_days
+        )
         context.known = read_known_data(dlt.current.pipeline())
         yield from _read_windows(context, state, cursor)
 
@@ -436,8 +447,8 @@ def _needs_invitees(context: _Context, event: dict[str, Any]) -> bool:
     return known.needs_invitees(
         event,
         refetch_all=context.refetch_all,
+        ended_since=context.ended_since,
         now=context.now(),
-        lookback_days=context.settings.lookback_days,
     )
 
 
@@ -594,28 +605,30 @@ def _users_resource(context: _Context) -> DltResource:
         columns=COLUMN_HINTS["users"],
     )
     def users() -> Iterator[list[dict[str, Any]]]:
-        """Members and every host of a loaded event (merge: people who left stay)."""
-        uris = _user_uris(context)
-        fetched = context.client.map_concurrently(lambda uri: _fetch_user(context, uri), uris)
-        rows = [to_utc_datetimes(user) for _, user in fetched if user is not None]
-        yield from _pages(rows)
+        """Members, plus hosts of loaded events who are not (people who left stay)."""
+        members = _member_users(context)
+        yield from _pages(members)
+        pipeline = dlt.current.pipeline()
+        known = {user["uri"] for user in members} | read_loaded_users(pipeline)
+        others = sorted((context.hosts_seen | read_loaded_hosts(pipeline)) - known)
+        fetched = context.client.map_concurrently(lambda uri: _fetch_user(context, uri), others)
+        yield from _pages([to_utc_datetimes(user) for _, user in fetched if user is not None])
 
     return users
 
 
-def _user_uris(context: _Context) -> list[str]:
-    uris = {context.identity["user"], *context.hosts_seen, *_loaded_hosts()}
-    if context.settings.scope == "organization":
-        for page in _skip_if_refused(
-            "users",
-            lambda: context.client.paginate("/organization_memberships", context.owner_query()),
-        ):
-            uris.update(row["user"]["uri"] for row in page)
-    return sorted(uris)
-
-
-def _loaded_hosts() -> set[str]:
-    return read_loaded_hosts(dlt.current.pipeline())
+def _member_users(context: _Context) -> list[dict[str, Any]]:
+    """The users embedded in memberships; a member's current organization is the membership's."""
+    users: list[dict[str, Any]] = []
+    for page in _skip_if_refused(
+        "users",
+        lambda: context.client.paginate("/organization_memberships", context.owner_query()),
+    ):
+        for membership in page:
+            user = dict(membership["user"])
+            user.setdefault("current_organization", membership.get("organization"))
+            users.append(user)
+    return users
 
 
 def _fetch_user(context: _Context, uri: str) -> dict[str, Any] | None:

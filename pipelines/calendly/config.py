@@ -64,6 +64,9 @@ class CalendlySettings:
         start_date: First instant the initial backfill reads; None means two
             years before the first run.
         lookback_days: Days before the last successful run that later runs re-read.
+        no_show_lookback_days: Meetings that ended this many days before the last
+            successful run, or later, get their invitees re-read (no-show marks
+            do not change the event).
         horizon_days: Days after now that every run reads (future bookings).
         window_days: Length of one ``min_start_time``/``max_start_time`` window.
         max_concurrency: Invitee calls in flight at once.
@@ -79,6 +82,7 @@ class CalendlySettings:
     scope: Scope = "organization"
     start_date: datetime | None = None
     lookback_days: int = settings.DEFAULT_LOOKBACK_DAYS
+    no_show_lookback_days: int = settings.DEFAULT_NO_SHOW_LOOKBACK_DAYS
     horizon_days: int = settings.DEFAULT_HORIZON_DAYS
     window_days: int = settings.DEFAULT_WINDOW_DAYS
     max_concurrency: int = settings.DEFAULT_MAX_CONCURRENCY
@@ -98,6 +102,7 @@ class CalendlySettings:
 
 _INT_KEYS = (
     "lookback_days",
+    "no_show_lookback_days",
     "horizon_days",
     "window_days",
     "max_concurrency",
@@ -106,6 +111,7 @@ _INT_KEYS = (
 )
 _MINIMUM = {
     "lookback_days": 0,
+    "no_show_lookback_days": 0,
     "horizon_days": 0,
     "window_days": 1,
     "max_concurrency": 1,

@@ -26,6 +26,9 @@ PIPELINE_NAME = "calendly"
 DEFAULT_DUCKDB_FILE = "calendly_warehouse.duckdb"
 
 DEFAULT_LOOKBACK_DAYS = 30
+# Meetings that ended this many days before the last successful run (or since)
+# get their invitees re-read: no-show marks change nothing on the event.
+DEFAULT_NO_SHOW_LOOKBACK_DAYS = 2
 DEFAULT_HORIZON_DAYS = 365
 DEFAULT_WINDOW_DAYS = 30
 DEFAULT_BACKFILL_YEARS = 2

@@ -277,13 +277,13 @@ class KnownData:
     invitees_by_event: dict[str, set[str]] = field(default_factory=dict)
 
     def needs_invitees(
-        self, event: Mapping[str, Any], *, refetch_all: bool, now: datetime, lookback_days: int
+        self, event: Mapping[str, Any], *, refetch_all: bool, ended_since: datetime, now: datetime
     ) -> bool:
         """Whether to (re-)fetch an event's invitees.
 
         Yes if the run re-fetches everything, the event is new, its
-        fingerprint changed, or it ended within the lookback (a no-show mark
-        changes nothing on the event).
+        fingerprint changed, or it ended in ``[ended_since, now]`` (a no-show
+        mark changes nothing on the event).
         """
         known = self.events.get(event["uri"])
         if refetch_all or known is None or known.fingerprint != fingerprint_of(event):
@@ -291,7 +291,7 @@ class KnownData:
         end_time = event.get("end_time")
         if not isinstance(end_time, datetime):
             return True
-        return now - timedelta(days=lookback_days) <= end_time <= now
+        return ended_since <= end_time <= now
 
     def vanished_events(self, window: Window, listed: set[str]) -> list[str]:
         """Known live events starting in ``window`` that its full listing lacks."""
@@ -338,6 +338,21 @@ def read_known_data(pipeline: Any) -> KnownData:
         "known: %d live events, %d with invitees", len(known.events), len(known.invitees_by_event)
     )
     return known
+
+
+def no_show_recheck_start(
+    last_success_at: datetime | None, now: datetime, no_show_lookback_days: int
+) -> datetime:
+    """Meetings ending at or after this instant get their invitees re-read (no-show marks).
+
+    Counted back from the last successful run, so a skipped day loses no marks.
+    """
+    return (last_success_at or now) - timedelta(days=no_show_lookback_days)
+
+
+def read_loaded_users(pipeline: Any) -> set[str]:
+    """URIs of the users already loaded."""
+    return {row[0] for row in _query_rows(pipeline, "users", "select uri from {table}")}
 
 
 def read_loaded_hosts(pipeline: Any) -> set[str]:
