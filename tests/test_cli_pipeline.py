@@ -1,0 +1,134 @@
+"""``calendly-elt run | backfill | demo | status`` as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli.main import main
+from pipelines.runner import lock_path, make_pipeline, pipeline_lock
+from pipelines.simulator import SimConfig, Simulator, generate_organization
+
+CLI = [sys.executable, "-m", "pipelines.cli.main"]
+
+
+def _cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CALENDLY_")}
+    return subprocess.run(
+        [*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_demo_as_a_subprocess_loads_builds_and_reports(tmp_path: Path) -> None:
+    store = generate_organization(seed=7, size="small")  # what the demo serves
+    events, invitees = len(store.events), len(store.invitees)
+    done = _cli("demo", cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    assert f"backfill done: 37 windows, {events} events, {events} invitee calls" in done.stdout
+    counts = {
+        line.split()[0]: line.split()[1:]
+        for line in done.stdout.splitlines()
+        if line.startswith(("scheduled_events ", "invitees ", "users "))
+    }
+    assert counts["scheduled_events"] == [str(events), "0"]
+    assert counts["invitees"] == [str(invitees), "0"]
+    assert "Top UTM sources" in done.stdout
+    assert "backfill: window 37/37" in done.stderr
+    assert (tmp_path / "calendly_warehouse.duckdb").exists()
+
+    status = _cli("status", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert "last successful run: 2026-01-15 12:00:00 UTC" in status.stdout
+    assert "start times covered: 2024-01-15..2027-01-15" in status.stdout
+    assert f"37 windows, {events} events, {events} invitee calls" in status.stdout
+
+    again = _cli("demo", cwd=tmp_path)  # a demo database is rebuilt from scratch
+    assert again.returncode == 0, again.stderr
+    assert f"backfill done: 37 windows, {events} events" in again.stdout
+
+
+def test_demo_refuses_to_overwrite_a_database_it_did_not_make(tmp_path: Path) -> None:
+    (tmp_path / "mine.duckdb").write_bytes(b"precious")
+    done = _cli("demo", "--duckdb", "mine.duckdb", cwd=tmp_path, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("error: mine.duckdb exists")
+    assert (tmp_path / "mine.duckdb").read_bytes() == b"precious"
+
+
+def test_run_without_credentials_fails_with_one_line(tmp_path: Path) -> None:
+    done = _cli("run", "--skip-models", cwd=tmp_path, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: no Calendly credentials: set CALENDLY_ACCESS_TOKEN (a personal access token) "
+        "or CALENDLY_CLIENT_ID + CALENDLY_CLIENT_SECRET + CALENDLY_REFRESH_TOKEN (an OAuth app), "
+        "or the same keys under [sources.calendly] in .dlt/secrets.toml"
+    )
+
+
+@pytest.fixture
+def served_org(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Simulator]:
+    """A tiny organization anchored at the wall clock, served on 127.0.0.1."""
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    store = generate_organization(seed=3, size="tiny", now=now)
+    simulator = Simulator(store, SimConfig(requests_per_minute=100_000))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RUNTIME__LOG_LEVEL", "ERROR")
+    monkeypatch.setenv("CALENDLY_ACCESS_TOKEN", simulator.admin_token)
+    monkeypatch.setenv("SOURCES__CALENDLY__REQUESTS_PER_MINUTE", "100000")
+    with simulator.serve() as base_url:
+        monkeypatch.setenv("CALENDLY_BASE_URL", base_url)
+        yield simulator
+
+
+def test_run_then_backfill_then_full_refresh_over_http(
+    served_org: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = len(served_org.store.events)
+
+    assert main(["run", "--duckdb", "org.duckdb", "--skip-models"]) == 0
+    out = capsys.readouterr()
+    assert f"backfill done: 37 windows, {events} events" in out.out
+    assert "window 37/37" in out.err
+
+    assert main(["run", "--duckdb", "org.duckdb", "--skip-models"]) == 0
+    assert "incremental done: 14 windows" in capsys.readouterr().out
+
+    since = (datetime.now(UTC) - timedelta(days=60)).date().isoformat()
+    assert main(["backfill", "--since", since, "--duckdb", "org.duckdb", "--skip-models"]) == 0
+    assert "since done: 15 windows" in capsys.readouterr().out
+
+    assert main(["run", "--full-refresh", "--duckdb", "org.duckdb", "--skip-models"]) == 0
+    out = capsys.readouterr().out
+    assert f"full_refresh done: 37 windows, {events} events, {events} invitee calls" in out
+
+    assert main(["status", "--duckdb", "org.duckdb"]) == 0
+    status = capsys.readouterr().out
+    assert "last run: full_refresh" in status
+    rows = {line.split()[0]: line.split()[1:] for line in status.splitlines() if line}
+    assert rows["scheduled_events"] == [str(events), "0"]
+
+
+def test_a_second_run_while_one_holds_the_lock_exits_with_a_clear_error(
+    served_org: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline = make_pipeline(duckdb_path=tmp_path / "org.duckdb")
+    with pipeline_lock(lock_path(pipeline)):
+        code = main(["run", "--duckdb", "org.duckdb", "--skip-models"])
+    assert code == 3
+    assert "holds the pipeline lock" in capsys.readouterr().err
+
+
+def test_bad_option_values_are_config_errors(
+    served_org: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["backfill", "--since", "last tuesday", "--skip-models"]) == 2
+    assert "start_date must be a date like 2024-01-31" in capsys.readouterr().err
+    assert main(["run", "--duckdb", "calendly.duckdb", "--skip-models"]) == 2
+    assert "cannot hold the dataset 'calendly'" in capsys.readouterr().err
