@@ -71,6 +71,7 @@ def make_pipeline(
     destination: str | None = None,
     duckdb_path: Path | str | None = None,
     pipelines_dir: Path | str | None = None,
+    dataset_name: str = RAW_DATASET,
 ) -> dlt.Pipeline:
     """Build the ``calendly`` dlt pipeline (dataset ``calendly``).
 
@@ -84,6 +85,7 @@ def make_pipeline(
             in ``.<file>.dlt/``,
             so each database file has its own checkpoints.
         pipelines_dir: Where dlt keeps pipeline state (overrides the default).
+        dataset_name: The raw dataset (schema); ``calendly`` unless isolating tests.
 
     Returns:
         The pipeline.
@@ -111,7 +113,7 @@ def make_pipeline(
         return dlt.pipeline(
             pipeline_name=PIPELINE_NAME,
             destination=target,
-            dataset_name=RAW_DATASET,
+            dataset_name=dataset_name,
             pipelines_dir=str(state_dir) if state_dir else None,
             progress="log" if logger.isEnabledFor(logging.DEBUG) else None,
         )
