@@ -104,18 +104,17 @@ def make_pipeline(
             )
         database.parent.mkdir(parents=True, exist_ok=True)
         target: Any = dlt.destinations.duckdb(str(database))
-        state_dir = pipelines_dir or database.parent / f".{database.name}.dlt"
+        state_dir: Path | str | None = pipelines_dir or database.parent / f".{database.name}.dlt"
     elif duckdb_path is not None:
         raise ConfigError("--duckdb only applies to the duckdb destination")
     else:
         target, state_dir = destination, pipelines_dir
+    options: dict[str, Any] = {"pipelines_dir": str(state_dir)} if state_dir else {}
+    if logger.isEnabledFor(logging.DEBUG):
+        options["progress"] = "log"
     try:
         return dlt.pipeline(
-            pipeline_name=PIPELINE_NAME,
-            destination=target,
-            dataset_name=dataset_name,
-            pipelines_dir=str(state_dir) if state_dir else None,
-            progress="log" if logger.isEnabledFor(logging.DEBUG) else None,
+            pipeline_name=PIPELINE_NAME, destination=target, dataset_name=dataset_name, **options
         )
     except Exception as error:  # dlt's unknown-destination errors vary by version
         raise ConfigError(f"cannot use destination {destination!r}: {error}") from error

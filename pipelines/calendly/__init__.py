@@ -230,6 +230,11 @@ def calendly_source(
     return _resources(context)
 
 
+def _columns(table: str) -> Any:
+    """The table's column hints from the raw table contract (``settings.COLUMN_HINTS``)."""
+    return COLUMN_HINTS[table]
+
+
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -309,7 +314,7 @@ def _scheduled_events_resource(context: _Context) -> DltResource:
         name="scheduled_events",
         write_disposition="merge",
         primary_key="uri",
-        columns=COLUMN_HINTS["scheduled_events"],
+        columns=_columns("scheduled_events"),
     )
     def scheduled_events() -> Iterator[list[dict[str, Any]]]:
         """Events of the run's windows, oldest first; checkpoints after each window."""
@@ -423,7 +428,7 @@ def _invitees_resource(context: _Context, events: DltResource) -> DltResource:
         name="invitees",
         write_disposition="merge",
         primary_key="uri",
-        columns=COLUMN_HINTS["invitees"],
+        columns=_columns("invitees"),
     )
     def invitees(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Invitees of the page's new, changed or recently ended events (concurrent calls)."""
@@ -485,7 +490,7 @@ def _memberships_resource(context: _Context) -> DltResource:
         name="organization_memberships",
         write_disposition="replace",
         primary_key="uri",
-        columns=COLUMN_HINTS["organization_memberships"],
+        columns=_columns("organization_memberships"),
     )
     def organization_memberships() -> Iterator[list[dict[str, Any]]]:
         """The organization's current members (replace: a removed member disappears)."""
@@ -502,7 +507,7 @@ def _groups_resource(context: _Context) -> DltResource:
         name="groups",
         write_disposition="replace",
         primary_key="uri",
-        columns=COLUMN_HINTS["groups"],
+        columns=_columns("groups"),
     )
     def groups() -> Iterator[list[dict[str, Any]]]:
         """The organization's groups (replace: the current list)."""
@@ -521,7 +526,7 @@ def _event_types_resource(context: _Context) -> DltResource:
         name="event_types",
         write_disposition="merge",
         primary_key="uri",
-        columns=COLUMN_HINTS["event_types"],
+        columns=_columns("event_types"),
     )
     def event_types() -> Iterator[list[dict[str, Any]]]:
         """Active and inactive event types (merge: old events keep their type's name)."""
@@ -538,7 +543,7 @@ def _routing_forms_resource(context: _Context) -> DltResource:
         name="routing_forms",
         write_disposition="merge",
         primary_key="uri",
-        columns=COLUMN_HINTS["routing_forms"],
+        columns=_columns("routing_forms"),
     )
     def routing_forms() -> Iterator[list[dict[str, Any]]]:
         """The organization's routing forms (merge: submissions keep their form)."""
@@ -558,22 +563,23 @@ def _submissions_resource(context: _Context, forms: DltResource) -> DltResource:
         name="routing_form_submissions",
         write_disposition="merge",
         primary_key="uri",
-        columns=COLUMN_HINTS["routing_form_submissions"],
+        columns=_columns("routing_form_submissions"),
     )
     def routing_form_submissions(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Submissions of each routing form of the page."""
         rows: list[dict[str, Any]] = []
         for form in page:
-            for submissions in _skip_if_refused(
-                "routing_form_submissions",
-                lambda form=form: context.client.paginate(
-                    "/routing_form_submissions", {"form": form["uri"]}
-                ),
-            ):
-                rows.extend(submissions)
+            rows.extend(_submissions_of(context, form["uri"]))
         return rows
 
     return routing_form_submissions
+
+
+def _submissions_of(context: _Context, form_uri: str) -> list[dict[str, Any]]:
+    def pages() -> Iterable[list[dict[str, Any]]]:
+        return context.client.paginate("/routing_form_submissions", {"form": form_uri})  # type: ignore[no-any-return]
+
+    return [row for page in _skip_if_refused("routing_form_submissions", pages) for row in page]
 
 
 def _webhooks_resource(context: _Context) -> DltResource:
@@ -581,7 +587,7 @@ def _webhooks_resource(context: _Context) -> DltResource:
         name="webhook_subscriptions",
         write_disposition="replace",
         primary_key="uri",
-        columns=COLUMN_HINTS["webhook_subscriptions"],
+        columns=_columns("webhook_subscriptions"),
     )
     def webhook_subscriptions() -> Iterator[list[dict[str, Any]]]:
         """Organization-scope subscriptions (user-scope ones with ``scope=user``); replace."""
@@ -602,7 +608,7 @@ def _users_resource(context: _Context) -> DltResource:
         name="users",
         write_disposition="merge",
         primary_key="uri",
-        columns=COLUMN_HINTS["users"],
+        columns=_columns("users"),
     )
     def users() -> Iterator[list[dict[str, Any]]]:
         """Members, plus hosts of loaded events who are not (people who left stay)."""

@@ -265,7 +265,7 @@ def build_client(
     if resolved.access_token:
         auth = PersonalAccessTokenAuth(resolved.access_token)
     else:
-        extra = {"now": now} if now is not None else {}
+        extra: dict[str, Any] = {"now": now} if now is not None else {}
         auth = OAuthAuth(
             client_id=resolved.client_id or "",
             client_secret=resolved.client_secret or "",
