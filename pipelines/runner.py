@@ -297,7 +297,9 @@ def _run_locked(
     summary.packages += finish_pending(pipeline)
     first = True
     while first or _source_state(pipeline).run is not None:
-        source = _source(settings, client, clock, progress, full_refresh and first, since)
+        source = _source(
+            settings, client, clock, progress, full_refresh and first, since if first else None
+        )
         cursor = _extract(pipeline, source.with_resources(*EVENT_RESOURCES), summary)
         summary.kind = cursor.get("kind", summary.kind)
         first = False

@@ -222,9 +222,12 @@ def test_full_refresh_rereads_every_invitee_and_marks_vanished_events(
 
     incremental = tiny_harness.run(pipeline)
     assert incremental.deleted == 0
-    refresh = tiny_harness.run(pipeline, full_refresh=True)
+    refresh = tiny_harness.run(
+        pipeline, settings=tiny_harness.settings(checkpoint_events=1), full_refresh=True
+    )
 
     assert refresh.kind == "full_refresh"
+    assert refresh.windows == 37 and refresh.packages > 3
     assert refresh.invitee_calls == refresh.events == len(store.events)
     assert refresh.deleted >= 2
     flags = query(
@@ -240,11 +243,14 @@ def test_backfill_since_rereads_from_that_date(tiny_harness: SourceHarness) -> N
     pipeline = tiny_harness.pipeline()
     tiny_harness.run(pipeline)
     since = store.clock.now() - timedelta(days=120)
+    settings = tiny_harness.settings(checkpoint_events=1)  # several load packages
 
-    summary = tiny_harness.run(pipeline, since=since)
+    summary = tiny_harness.run(pipeline, settings=settings, since=since)
 
     expected = [e for e in store.events.values() if parse_ts(e["start_time"]) >= since]
     assert summary.kind == "since"
+    assert summary.windows == 17  # 120 days back + 365 ahead, in 30-day windows
+    assert summary.packages > 3
     assert summary.events == summary.invitee_calls == len(expected)
     assert_matches_store(pipeline, store, ("scheduled_events", "invitees"))
 
