@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["bench.sim_generation", "bench.models"]
+BENCHMARKS = ["bench.sim_generation", "bench.models", "bench.extraction"]
 
 
 def main() -> int:
