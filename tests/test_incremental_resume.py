@@ -173,7 +173,8 @@ def test_runs_under_injected_faults_end_identical_to_a_clean_run(tmp_path: Path)
         burst_reset_seconds=2,
     )
     faulty = make_harness(tmp_path / "faulty", "small", faults=faults, monotonic=clock)
-    faulty.client_options = {"sleep": clock.sleep, "clock": clock}
+    # a lone request can meet a whole burst plus a 5xx and a drop: allow that many retries
+    faulty.client_options = {"sleep": clock.sleep, "clock": clock, "max_retries": 10}
     faulty_pipeline = faulty.pipeline()
     summary = faulty.run(faulty_pipeline)
 
