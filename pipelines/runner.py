@@ -304,7 +304,7 @@ def _run_locked(
         summary.kind = cursor.get("kind", summary.kind)
         first = False
     _note_run(pipeline, summary)
-    dims = _source(settings, client, clock, None, False, None)
+    dims = _source(settings, client, clock, None, full_refresh, since)
     _extract(pipeline, dims.with_resources(*DIMENSION_RESOURCES), summary)
     return summary
 

@@ -172,6 +172,22 @@ def test_each_kind_of_change_is_captured_by_one_incremental_run(
     scenario.run_once()
     assert scenario.invitee(far["uri"])["tracking__utm_source"] == "newsletter"
 
+    # a routing form is submitted (submissions are read newest first, down to old loaded ones)
+    earlier = next(iter(store.routing_form_submissions.values()))
+    submission = mutations.submit_routing_form(
+        store,
+        uuid(earlier["routing_form"]),
+        questions_and_answers=earlier["questions_and_answers"],
+        tracking={"utm_source": "google"},
+    )
+    small_harness.sim.stats.reset()
+    scenario.run_once()
+    assert_matches_store(scenario.pipeline, store, ("routing_form_submissions",))
+    assert submission["uri"] in {
+        row["uri"] for row in table_rows(scenario.pipeline, "routing_form_submissions")
+    }
+    assert small_harness.sim.stats["GET /routing_form_submissions"] == len(store.routing_forms)
+
     # data-compliance deletion: the invitee, and its event if left empty, are soft-deleted
     # (an e-mail booked only once, on a meeting inside the re-read range)
     emails = Counter(invitee["email"] for invitee in store.invitees.values())

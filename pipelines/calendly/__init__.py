@@ -21,7 +21,7 @@ import logging
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
@@ -42,7 +42,7 @@ from pipelines.calendly.helpers.sync_state import (
     no_show_recheck_start,
     read_known_data,
     read_loaded_hosts,
-    read_loaded_users,
+    read_loaded_uris,
 )
 from pipelines.calendly.helpers.windows import Window, parse_api_timestamp
 from pipelines.calendly.settings import COLUMN_HINTS, MAX_WINDOW_RESTARTS, PAGE_SIZE
@@ -576,10 +576,35 @@ def _submissions_resource(context: _Context, forms: DltResource) -> DltResource:
 
 
 def _submissions_of(context: _Context, form_uri: str) -> list[dict[str, Any]]:
-    def pages() -> Iterable[list[dict[str, Any]]]:
-        return context.client.paginate("/routing_form_submissions", {"form": form_uri})  # type: ignore[no-any-return]
+    """A form's submissions, newest first, down to the first page of old, loaded ones.
 
-    return [row for page in _skip_if_refused("routing_form_submissions", pages) for row in page]
+    A submission changes only while its booking happens (``submitter``), so
+    paging stops at a page whose rows are all loaded already and older than
+    ``lookback_days``; a full refresh reads everything.
+    """
+    stop_before = None if context.full_refresh else _submissions_horizon(context)
+    loaded = read_loaded_uris(dlt.current.pipeline(), "routing_form_submissions")
+
+    def pages() -> Iterable[list[dict[str, Any]]]:
+        query = {"form": form_uri, "sort": "created_at:desc"}
+        return context.client.paginate("/routing_form_submissions", query)  # type: ignore[no-any-return]
+
+    rows: list[dict[str, Any]] = []
+    for page in _skip_if_refused("routing_form_submissions", pages):
+        rows.extend(page)
+        if stop_before and page and all(_old_and_loaded(row, stop_before, loaded) for row in page):
+            break
+    return rows
+
+
+def _submissions_horizon(context: _Context) -> datetime:
+    horizon = context.now() - timedelta(days=context.settings.lookback_days)
+    return min(horizon, context.since) if context.since else horizon
+
+
+def _old_and_loaded(row: dict[str, Any], stop_before: datetime, loaded: set[str]) -> bool:
+    created = row.get("created_at")
+    return isinstance(created, datetime) and created < stop_before and row["uri"] in loaded
 
 
 def _webhooks_resource(context: _Context) -> DltResource:
@@ -615,7 +640,7 @@ def _users_resource(context: _Context) -> DltResource:
         members = _member_users(context)
         yield from _pages(members)
         pipeline = dlt.current.pipeline()
-        known = {user["uri"] for user in members} | read_loaded_users(pipeline)
+        known = {user["uri"] for user in members} | read_loaded_uris(pipeline, "users")
         others = sorted((context.hosts_seen | read_loaded_hosts(pipeline)) - known)
         fetched = context.client.map_concurrently(lambda uri: _fetch_user(context, uri), others)
         yield from _pages([to_utc_datetimes(user) for _, user in fetched if user is not None])

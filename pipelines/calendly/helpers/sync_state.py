@@ -350,9 +350,9 @@ def no_show_recheck_start(
     return (last_success_at or now) - timedelta(days=no_show_lookback_days)
 
 
-def read_loaded_users(pipeline: Any) -> set[str]:
-    """URIs of the users already loaded."""
-    return {row[0] for row in _query_rows(pipeline, "users", "select uri from {table}")}
+def read_loaded_uris(pipeline: Any, table: str) -> set[str]:
+    """URIs of the rows of ``table`` already loaded."""
+    return {row[0] for row in _query_rows(pipeline, table, "select uri from {table}")}
 
 
 def read_loaded_hosts(pipeline: Any) -> set[str]:
