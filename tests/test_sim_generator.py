@@ -131,9 +131,7 @@ def test_no_shows_only_on_meetings_that_started(small: Store) -> None:
 
 
 def test_group_events_have_several_invitees_some_canceled_alone(small: Store) -> None:
-    group_events = [
-        e for e in small.events.values() if e["invitees_counter"]["limit"] > 1
-    ]
+    group_events = [e for e in small.events.values() if e["invitees_counter"]["limit"] > 1]
     assert len(group_events) >= 20
     assert max(e["invitees_counter"]["total"] for e in group_events) >= 4
     partly_canceled = [

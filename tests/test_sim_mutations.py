@@ -69,7 +69,7 @@ def test_book_creates_event_and_invitee_and_notifies(store: Store, recorder: Rec
     assert event["event_memberships"][0]["user"] == uri_of("users", MAX)
     assert event["event_memberships"][0]["user_email"] == store.users[MAX]["email"]
     assert event["event_type"] == uri_of("event_types", DEMO)
-    (name, payload), = recorder.calls
+    ((name, payload),) = recorder.calls
     assert name == "invitee.created" and payload["uri"] == invitee["uri"]
     assert payload["scheduled_event"]["uri"] == event["uri"]
 

@@ -88,7 +88,7 @@ def test_delivery_is_signed_with_the_subscriptions_key(store: Store) -> None:
     WebhookDispatcher(store, send=receiver)
     uuid = _subscribe(store, "org", ["invitee.created"])
     invitee = _book(store)
-    (url, headers, raw), = receiver.received
+    ((url, headers, raw),) = receiver.received
     assert url == "https://hooks.example/org"
     key = store.webhook_signing_keys[uuid]
     assert verify(key, headers[SIGNATURE_HEADER], raw, now=store.clock.now())
@@ -206,11 +206,13 @@ def test_default_sender_posts_over_http(store: Store) -> None:
     try:
         dispatcher = WebhookDispatcher(store)
         uuid = _subscribe(store, "real", ["invitee.created"])
-        store.webhook_subscriptions[uuid]["callback_url"] = f"http://127.0.0.1:{server.server_port}/"
+        store.webhook_subscriptions[uuid]["callback_url"] = (
+            f"http://127.0.0.1:{server.server_port}/"
+        )
         _book(store)
     finally:
         server.shutdown()
         server.server_close()
-    (header, raw), = seen
+    ((header, raw),) = seen
     assert verify(store.webhook_signing_keys[uuid], header, raw, now=store.clock.now())
     assert dispatcher.pending == [] and dispatcher.attempts[0].status == 204
