@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -90,6 +91,40 @@ def test_serve_rejects_a_bad_now() -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "--now 'yesterday' is not an ISO timestamp" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--port", "70000"], "--port 70000 is not a TCP port (0-65535; 0 picks a free one)"),
+        (["--port", "-1"], "--port -1 is not a TCP port (0-65535; 0 picks a free one)"),
+        (["--requests-per-minute", "0"], "--requests-per-minute 0 must be at least 1"),
+        (["--size", "huge"], "unknown organization size 'huge'"),
+    ],
+)
+def test_serve_rejects_bad_options_in_one_line(option: list[str], message: str) -> None:
+    result = subprocess.run(
+        [*cli(), "sim", "serve", *option],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {message}")
+    assert result.stderr.count("\n") == 1  # one line, no traceback
+    assert result.stdout == ""
+
+
+def test_serve_refuses_a_busy_port_in_one_line() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [*cli(), "sim", "serve", "--size", "tiny", "--port", str(port)],
+            cwd=REPO, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr == f"error: cannot serve on 127.0.0.1:{port}: Address already in use\n"
     assert result.stdout == ""
 
 

@@ -31,6 +31,14 @@ def _serve_start(now: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _check_serve_numbers(port: int, requests_per_minute: int) -> None:
+    """Refuse a port outside 0-65535 or a rate limit below 1 request per minute."""
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port} is not a TCP port (0-65535; 0 picks a free one)")
+    if requests_per_minute < 1:
+        raise ConfigError(f"--requests-per-minute {requests_per_minute} must be at least 1")
+
+
 @sim_app.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
@@ -55,6 +63,7 @@ def serve(
     from pipelines.simulator import SimConfig, Simulator, generate_organization
     from pipelines.simulator.store import SimClock
 
+    _check_serve_numbers(port, requests_per_minute)
     start = _serve_start(now)
     try:
         store = generate_organization(seed=seed, size=size, now=start)
