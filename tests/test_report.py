@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import duckdb
 import pytest
 from model_fixtures import duckdb_pipeline, fetch_rows, load_store
 
 from pipelines.cli.main import main
-from pipelines.models.errors import MartsMissingError
+from pipelines.models.errors import MartsMissingError, WarehouseUnavailableError
 from pipelines.models.report import render_report
 from pipelines.models.runner import build_models
+from pipelines.runner import make_pipeline
 from pipelines.simulator.generator import DEFAULT_NOW, generate_organization
 
 
@@ -131,5 +133,31 @@ def test_cli_errors_are_one_line_and_non_zero(
     assert main(["models", "--duckdb", database, "--as-of", "2026-01-01T00:00:00"]) == 2
     assert "needs a timezone" in capsys.readouterr().err
     assert main(["report", "--duckdb", database, "--format", "xml"]) == 2
+    assert "--format must be one of table, json, csv, not 'xml'" in capsys.readouterr().err
     assert main(["models", "--duckdb", database]) == 1
-    assert "raw table(s)" in capsys.readouterr().err
+    assert (
+        capsys.readouterr().err
+        == f"error: no DuckDB warehouse at {database}: run `calendly-elt run` first\n"
+    )
+    assert not Path(database).exists()  # the failed command did not leave an empty warehouse
+    empty = str(isolated_dlt / "empty.duckdb")
+    duckdb.connect(empty).close()  # a warehouse without the raw tables
+    assert main(["models", "--duckdb", empty]) == 1
+    assert "raw table(s) event_types, invitees" in capsys.readouterr().err
+
+
+def test_unreachable_warehouse_is_one_line_without_the_password(
+    isolated_dlt: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(isolated_dlt)
+    monkeypatch.setenv(
+        "DESTINATION__POSTGRES__CREDENTIALS", "postgresql://u:s3cretpw@127.0.0.1:1/db"
+    )
+    for command in (["models"], ["models", "--test"], ["report"]):
+        assert main([*command, "--destination", "postgres"]) == 1, command
+        err = capsys.readouterr().err
+        assert err.startswith("error: cannot connect to the postgres warehouse: OperationalError:")
+        assert err.count("\n") == 1 and "s3cretpw" not in err, err
+    monkeypatch.delenv("DESTINATION__POSTGRES__CREDENTIALS")
+    with pytest.raises(WarehouseUnavailableError, match=r"Missing 1 field.*credentials"):
+        build_models(make_pipeline(destination="postgres"), as_of=DEFAULT_NOW)

@@ -11,7 +11,7 @@ import typer
 
 from pipelines.cli.main import app
 from pipelines.errors import CalendlyEltError, ConfigError
-from pipelines.models.errors import MartsMissingError
+from pipelines.models.errors import MartsMissingError, RawDataMissingError
 from pipelines.models.report import FORMATS, render_report
 from pipelines.models.runner import build_models
 from pipelines.runner import DEFAULT_DUCKDB_PATH, make_pipeline
@@ -48,6 +48,11 @@ def _parse_as_of(text: str | None) -> datetime | None:
     return moment
 
 
+def _missing_duckdb_file(destination: str | None, duckdb: Path | None) -> bool:
+    """Whether the DuckDB warehouse file does not exist (opening it would create it empty)."""
+    return destination in (None, "duckdb") and not Path(duckdb or DEFAULT_DUCKDB_PATH).exists()
+
+
 @app.command("models")
 def models_command(
     as_of: AsOfOption = None,
@@ -58,8 +63,13 @@ def models_command(
     ] = False,
 ) -> None:
     """Build the SQL models (staging, intermediate, marts) in dependency order."""
+    moment = _parse_as_of(as_of)
+    if _missing_duckdb_file(destination, duckdb):
+        raise RawDataMissingError(
+            f"no DuckDB warehouse at {duckdb or DEFAULT_DUCKDB_PATH}: run `calendly-elt run` first"
+        )
     pipeline = make_pipeline(destination=destination, duckdb_path=duckdb)
-    result = build_models(pipeline, as_of=_parse_as_of(as_of), run_tests=test)
+    result = build_models(pipeline, as_of=moment, run_tests=test)
     typer.echo(
         f"built {len(result.models)} models in {result.analytics_schema} "
         f"as of {result.as_of.isoformat()} in {result.seconds:.2f}s"
@@ -81,7 +91,7 @@ def report_command(
     """Show the headline metrics: UTM sources, no-shows and cancellations by month."""
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    if destination in (None, "duckdb") and not Path(duckdb or DEFAULT_DUCKDB_PATH).exists():
+    if _missing_duckdb_file(destination, duckdb):
         raise MartsMissingError(
             f"no DuckDB warehouse at {duckdb or DEFAULT_DUCKDB_PATH}: run `calendly-elt run` first"
         )

@@ -19,3 +19,7 @@ class ModelBuildError(CalendlyEltError):
 
 class MartsMissingError(CalendlyEltError):
     """The marts have not been built yet (report or SQL tests asked for them)."""
+
+
+class WarehouseUnavailableError(CalendlyEltError):
+    """The destination cannot be reached (missing credentials, server down, bad DSN)."""

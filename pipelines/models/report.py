@@ -22,7 +22,7 @@ import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from pipelines.models.errors import MartsMissingError
-from pipelines.models.runner import analytics_schema_of, render_target_for
+from pipelines.models.runner import analytics_schema_of, render_target_for, warehouse_client
 from pipelines.models.transpile import render_sql
 
 ReportFormat = Literal["table", "json", "csv"]
@@ -115,7 +115,7 @@ def render_report(pipeline: dlt.Pipeline, *, fmt: str = "table") -> str:
 
 def read_report(pipeline: dlt.Pipeline) -> Report:
     """Query the marts for the report's figures (all sources, all months)."""
-    with pipeline.sql_client() as client:
+    with warehouse_client(pipeline) as client:
         target = render_target_for(client, analytics_schema_of(pipeline))
         try:
             sources = _query(client, render_sql(_SOURCES_SQL, target))

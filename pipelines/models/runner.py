@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +30,12 @@ import dlt
 from dlt.destinations.exceptions import DatabaseException, DatabaseUndefinedRelation
 
 from pipelines.models.catalog import Catalog, Model, load_catalog
-from pipelines.models.errors import MartsMissingError, ModelBuildError, RawDataMissingError
+from pipelines.models.errors import (
+    MartsMissingError,
+    ModelBuildError,
+    RawDataMissingError,
+    WarehouseUnavailableError,
+)
 from pipelines.models.transpile import RenderTarget, render_sql
 
 logger = logging.getLogger(__name__)
@@ -87,6 +92,37 @@ def analytics_schema_of(pipeline: dlt.Pipeline) -> str:
     return f"{pipeline.dataset_name}_analytics"
 
 
+@contextmanager
+def warehouse_client(pipeline: dlt.Pipeline) -> Iterator[Any]:
+    """Open ``pipeline``'s SQL client; a failure to connect becomes one clear line.
+
+    Errors raised inside the ``with`` block pass through unchanged.
+
+    Raises:
+        WarehouseUnavailableError: the credentials are missing or the server refused.
+    """
+    with ExitStack() as stack:
+        try:
+            opened: Any = pipeline.sql_client()
+            client = stack.enter_context(opened)
+        except Exception as error:
+            raise WarehouseUnavailableError(
+                f"cannot connect to the {_destination_name(pipeline)} warehouse: "
+                f"{_first_line(error)}"
+            ) from error
+        yield client
+
+
+def _destination_name(pipeline: dlt.Pipeline) -> str:
+    destination = pipeline.destination
+    return destination.destination_type.rsplit(".", 1)[-1] if destination else "unconfigured"
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else 'no details'}"
+
+
 def build_models(
     pipeline: dlt.Pipeline,
     *,
@@ -114,7 +150,7 @@ def build_models(
     result = BuildResult(as_of=as_of, analytics_schema=analytics_schema_of(pipeline))
     started = time.perf_counter()
     logger.info("building %d models for as_of %s", len(catalog.models), as_of.isoformat())
-    with pipeline.sql_client() as client:
+    with warehouse_client(pipeline) as client:
         _check_sources_loaded(client, catalog)
         if supports_transactional_ddl(client):
             result.models = _build_in_transaction(client, catalog, result.analytics_schema, as_of)
@@ -146,7 +182,7 @@ def run_sql_tests(
     catalog = catalog or load_catalog()
     schema = analytics_schema_of(pipeline)
     failures = []
-    with pipeline.sql_client() as client:
+    with warehouse_client(pipeline) as client:
         target = render_target_for(client, schema, datetime.now(UTC))
         for test in catalog.tests:
             rows = _run_test_query(client, test.name, render_sql(test.sql, target))
