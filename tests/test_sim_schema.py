@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from pipelines.simulator import SimConfig, Simulator, generate_organization
-from pipelines.simulator.store import Resource, Store, uuid_of
+from pipelines.simulator.store import Resource, Store, uri_of, uuid_of
 
 SPEC_PATH = Path("/work/shared/reference/calendly-openapi-2023.yaml")
 if not SPEC_PATH.exists():  # a checkout may carry its own copy of the reference
@@ -424,3 +424,44 @@ def test_validator_rejects_mutated_objects(
     page = {"collection": [], "pagination": {**pagination}}
     del page["pagination"]["next_page_token"]
     assert errors_of("events", page)
+
+
+def test_optional_fields_the_generator_leaves_unset_validate_when_set() -> None:
+    """Event type notes/descriptions, payment terms and user-scope or retrying webhooks.
+
+    The generator always leaves ``internal_note`` null, sets descriptions and never
+    sets ``payment.terms``: set the other side by hand so both sides are validated.
+    """
+    store = generate_organization(seed=7, size="tiny")
+    sim = Simulator(store)
+    org = store.organization["uri"]
+    noted, plain = list(store.event_types.values())[:2]
+    noted["internal_note"] = "Qualify before booking"
+    plain.update(description_plain=None, description_html=None)
+    paid = next(iter(store.invitees.values()))
+    paid["payment"] = {"external_id": "ch_1", "provider": "stripe", "amount": 25.0,
+                       "currency": "USD", "terms": "Refundable", "successful": True}  # fmt: skip
+    me = uri_of("users", store.personal_access_tokens[sim.admin_token])
+    headers = {"Authorization": f"Bearer {sim.admin_token}"}
+    with httpx.Client(transport=sim.transport(), base_url=BASE, headers=headers) as client:
+        for event_type in (noted, plain):
+            served = get_valid(client, "event_type", f"/event_types/{uuid_of(event_type['uri'])}")
+            assert served == {"resource": event_type}
+        path = f"/scheduled_events/{uuid_of(paid['event'])}/invitees"
+        assert paid in walk_valid(client, "invitees", path)
+        hook = {"url": "https://h.example/u", "events": ["invitee.created"],
+                "organization": org, "user": me, "scope": "user"}  # fmt: skip
+        created = client.post("/webhook_subscriptions", json=hook)
+        assert created.status_code == 201, created.text
+        assert errors_of("webhook_created", created.json()) == []
+        resource = created.json()["resource"]
+        assert (resource["scope"], resource["user"]) == ("user", me)
+        stored = store.webhook_subscriptions[uuid_of(resource["uri"])]
+        stored["retry_started_at"] = "2026-01-15T11:00:00.000000Z"
+        listed = walk_valid(client, "webhooks", "/webhook_subscriptions",
+                            organization=org, user=me, scope="user")  # fmt: skip
+        assert [row["retry_started_at"] for row in listed] == ["2026-01-15T11:00:00.000000Z"]
+    plain["description_plain"] = 42
+    pagination = {"count": 1, "next_page": None, "previous_page": None,
+                  "next_page_token": None, "previous_page_token": None}  # fmt: skip
+    assert errors_of("event_types", {"collection": [plain], "pagination": pagination})
