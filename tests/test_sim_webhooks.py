@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import re
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -67,6 +70,22 @@ def test_signature_format_and_verification() -> None:
     header = sign(KEY, 1_700_000_000, body)
     assert header.startswith("t=1700000000,v1=") and len(header.split("v1=")[1]) == 64
     assert verify(KEY, header, body, now=1_700_000_100)
+
+
+def test_delivered_signature_is_the_documented_hmac(store: Store) -> None:
+    """Recompute Calendly's scheme by hand: v1 = HMAC-SHA256(key, t + "." + raw body)."""
+    receiver = FakeReceiver()
+    WebhookDispatcher(store, send=receiver)
+    uuid = _subscribe(store, "org", ["invitee.created"])
+    _book(store)
+    ((_, headers, raw),) = receiver.received
+    header = headers["Calendly-Webhook-Signature"]
+    match = re.fullmatch(r"t=(\d+),v1=([0-9a-f]{64})", header)
+    assert match, header
+    assert int(match[1]) == int(store.clock.now().timestamp())
+    key = store.webhook_signing_keys[uuid].encode()
+    expected = hmac.new(key, match[1].encode() + b"." + raw, hashlib.sha256).hexdigest()
+    assert match[2] == expected
 
 
 def test_tampered_body_wrong_key_old_or_malformed_header_rejected() -> None:
