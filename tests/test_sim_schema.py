@@ -23,9 +23,8 @@ import yaml
 from pipelines.simulator import SimConfig, Simulator, generate_organization
 from pipelines.simulator.store import Resource, Store, uri_of, uuid_of
 
-SPEC_PATH = Path("/work/shared/reference/calendly-openapi-2023.yaml")
-if not SPEC_PATH.exists():  # a checkout may carry its own copy of the reference
-    SPEC_PATH = Path(__file__).resolve().parents[1] / "reference" / "calendly-openapi-2023.yaml"
+# Calendly's spec, committed unchanged under reference/ so a fresh clone needs nothing else
+SPEC_PATH = Path(__file__).resolve().parents[1] / "reference" / "calendly-openapi-2023.yaml"
 BASE = "https://api.calendly.com"
 OPENAPI_ONLY = {"example", "examples", "nullable", "discriminator", "xml", "externalDocs",
                 "readOnly", "writeOnly", "deprecated", "value"}  # fmt: skip
