@@ -6,7 +6,8 @@ import csv
 import io
 import json
 from collections import Counter
-from datetime import date
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,11 @@ from pipelines.models.errors import MartsMissingError, WarehouseUnavailableError
 from pipelines.models.report import render_report
 from pipelines.models.runner import build_models
 from pipelines.runner import make_pipeline
+from pipelines.simulator import SimConfig, Simulator
 from pipelines.simulator.generator import DEFAULT_NOW, generate_organization
+from pipelines.simulator.ground_truth import fct_bookings
+from pipelines.simulator.mutations import cancel_invitee
+from pipelines.simulator.store import uuid_of
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +166,47 @@ def test_unreachable_warehouse_is_one_line_without_the_password(
     monkeypatch.delenv("DESTINATION__POSTGRES__CREDENTIALS")
     with pytest.raises(WarehouseUnavailableError, match=r"Missing 1 field.*credentials"):
         build_models(make_pipeline(destination="postgres"), as_of=DEFAULT_NOW)
+
+
+@pytest.fixture
+def served_tiny(isolated_dlt: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
+    """A tiny organization anchored at the wall clock, served on 127.0.0.1."""
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    simulator = Simulator(
+        generate_organization(seed=3, size="tiny", now=now), SimConfig(requests_per_minute=10**6)
+    )
+    monkeypatch.chdir(isolated_dlt)
+    monkeypatch.setenv("CALENDLY_ACCESS_TOKEN", simulator.admin_token)
+    monkeypatch.setenv("SOURCES__CALENDLY__REQUESTS_PER_MINUTE", str(10**6))
+    with simulator.serve() as base_url:
+        monkeypatch.setenv("CALENDLY_BASE_URL", base_url)
+        yield simulator
+
+
+def _outcomes(pipeline: dlt.Pipeline) -> dict[str, str]:
+    return {row["invitee_uri"]: row["outcome"] for row in fetch_rows(pipeline, "fct_bookings")}
+
+
+def test_cli_run_rebuilds_the_marts_after_each_load(
+    served_tiny: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = served_tiny.store
+    assert main(["run", "--duckdb", "org.duckdb"]) == 0
+    assert "models built: 16" in capsys.readouterr().out
+    pipeline = make_pipeline(duckdb_path="org.duckdb")
+    first = _outcomes(pipeline)
+    assert set(first) == {row["invitee_uri"] for row in fct_bookings(store, DEFAULT_NOW)}
+    target = next(
+        invitee
+        for invitee in store.invitees.values()
+        if first.get(invitee["uri"]) == "upcoming" and not invitee["rescheduled"]
+    )
+    cancel_invitee(store, uuid_of(target["uri"]), reason="changed plans")
+
+    assert main(["run", "--duckdb", "org.duckdb"]) == 0
+    assert "models built: 16" in capsys.readouterr().out
+    second = _outcomes(pipeline)
+    assert second[target["uri"]] == "canceled"
+    assert {uri: outcome for uri, outcome in second.items() if uri != target["uri"]} == {
+        uri: outcome for uri, outcome in first.items() if uri != target["uri"]
+    }
