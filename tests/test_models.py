@@ -240,3 +240,41 @@ def test_every_model_transpiles_to_other_warehouses(dialect: str) -> None:
         assert "{{" not in sql and "__calendly_" not in sql, (dialect, model.name)
         for ref in model.refs:
             assert f"analytics.{ref}" in sql, (dialect, model.name, ref)
+
+
+def test_sql_tests_catch_a_corrupted_fct_bookings(tmp_path: Path) -> None:
+    pipeline = _fresh_pipeline(tmp_path)
+    build_models(pipeline, as_of=AS_OF)
+    assert run_sql_tests(pipeline) == []
+    bookings = fetch_rows(pipeline, "fct_bookings")
+    canceled = next(row["booking_id"] for row in bookings if row["outcome"] == "canceled")
+    held = [row["booking_id"] for row in bookings if row["outcome"] == "completed"]
+    table = "calendly_analytics.fct_bookings"
+    with pipeline.sql_client() as client:
+        client.execute_sql(
+            f"update {table} set canceler_type = null where booking_id = %s", canceled
+        )
+        client.execute_sql(f"update {table} set outcome = 'lost' where booking_id = %s", held[0])
+        client.execute_sql(
+            f"update {table} set event_uri = 'https://api.calendly.com/scheduled_events/gone' "
+            "where booking_id = %s",
+            held[1],
+        )
+        client.execute_sql(
+            f"insert into {table} select * from {table} where booking_id = %s", held[2]
+        )
+    failures = {failure.name: failure for failure in run_sql_tests(pipeline)}
+    assert set(failures) == {
+        "accepted_values__fct_bookings_canceler_type",  # a canceled booking without canceler
+        "accepted_values__fct_bookings_outcome",  # 'lost'
+        "relationships__fct_bookings_event_uri",  # a meeting that is not in fct_meetings
+        "unique_not_null__fct_bookings",  # the duplicated booking
+        "relationships__fct_bookings_invitee_uri",  # final invitee not of that meeting
+        "reconciliation__bookings_vs_staging_invitees",  # one booking more than chains
+        "reconciliation__utm_attribution_vs_bookings",  # metrics no longer add up
+        "reconciliation__monthly_metrics_vs_bookings",
+    }
+    assert failures["accepted_values__fct_bookings_canceler_type"].sample == [
+        (canceled, "canceled", None)
+    ]
+    assert failures["unique_not_null__fct_bookings"].sample == [(held[2], 2)]
