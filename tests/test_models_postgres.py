@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import uuid
@@ -20,6 +21,7 @@ from model_fixtures import (
 )
 
 from pipelines.models.errors import ModelBuildError
+from pipelines.models.report import render_report
 from pipelines.models.runner import analytics_schema_of, build_models, run_sql_tests
 from pipelines.simulator.generator import DEFAULT_NOW, generate_organization
 
@@ -106,3 +108,13 @@ def test_a_failed_postgres_build_leaves_the_marts_unchanged(
                 "rename column email_x to email"
             )
     assert snapshot_marts(postgres) == before
+
+
+def test_report_is_the_same_from_postgres(
+    both_warehouses: tuple[dlt.Pipeline, dlt.Pipeline],
+) -> None:
+    duck, postgres = both_warehouses
+    from_postgres = json.loads(render_report(postgres, fmt="json"))
+    assert from_postgres["utm_sources"] and from_postgres["months"]
+    assert from_postgres == json.loads(render_report(duck, fmt="json"))
+    assert render_report(postgres) == render_report(duck)
