@@ -203,9 +203,16 @@ def test_soft_deleted_invitees_and_events_are_left_out(tmp_path: Path) -> None:
     assert len(after) == len(bookings) - 1
     assert single["booking_id"] not in {row["booking_id"] for row in after}
     meetings = fetch_rows(pipeline, "fct_meetings")
-    mark_deleted(pipeline, "scheduled_events", meetings[0]["event_uri"], AS_OF)
+    booked = next(row for row in after if row["reschedule_count"] == 0)
+    mark_deleted(pipeline, "scheduled_events", booked["event_uri"], AS_OF)  # its invitees not
     build_models(pipeline, as_of=AS_OF)
     assert len(fetch_rows(pipeline, "fct_meetings")) == len(meetings) - 1
+    left = fetch_rows(pipeline, "fct_bookings")
+    assert booked["event_uri"] not in {row["event_uri"] for row in left}
+    assert {row["booking_id"] for row in after} - {row["booking_id"] for row in left} == {
+        row["booking_id"] for row in after if row["event_uri"] == booked["event_uri"]
+    }
+    assert run_sql_tests(pipeline) == []
 
 
 def test_missing_raw_tables_and_missing_marts_are_clear_errors(tmp_path: Path) -> None:

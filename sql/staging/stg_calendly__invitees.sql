@@ -4,9 +4,18 @@ source as (
     select * from {{ source('invitees') }}
 ),
 
+deleted_events as (
+    select uri from {{ source('scheduled_events') }}
+    where is_deleted = true
+),
+
 not_deleted as (
     select * from source
     where coalesce(is_deleted, false) = false
+        and not exists (
+            select 1 from deleted_events
+            where deleted_events.uri = source.event
+        )
 ),
 
 renamed as (
