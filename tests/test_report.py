@@ -210,3 +210,28 @@ def test_cli_run_rebuilds_the_marts_after_each_load(
     assert {uri: outcome for uri, outcome in second.items() if uri != target["uri"]} == {
         uri: outcome for uri, outcome in first.items() if uri != target["uri"]
     }
+
+
+def test_cli_models_test_reports_failing_sql_tests_and_exits_1(
+    isolated_dlt: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline = duckdb_pipeline(isolated_dlt)
+    load_store(pipeline, generate_organization(seed=3, size="tiny"))
+    with pipeline.sql_client() as client:  # an enum value the SQL tests do not accept
+        client.execute_sql(
+            f"update {client.make_qualified_table_name('invitees')} "
+            "set cancellation__canceler_type = 'robot' where uri = ("
+            f"select min(uri) from {client.make_qualified_table_name('invitees')} "
+            "where status = 'canceled' and not rescheduled)"
+        )
+    database = str(isolated_dlt / "warehouse.duckdb")
+    capsys.readouterr()  # dlt's load warnings
+    assert main(["models", "--duckdb", database, "--as-of", "2026-01-15T12:00:00Z", "--test"]) == 1
+    captured = capsys.readouterr()
+    fails = [line for line in captured.out.splitlines() if line.startswith("FAIL ")]
+    assert len(fails) == 2, captured.out
+    assert fails[0].startswith("FAIL accepted_values__fct_bookings_canceler_type: 1 failing row(s)")
+    assert "'robot'" in fails[0] and "all SQL tests passed" not in captured.out
+    # host + invitee cancellations no longer add up to the canceled bookings
+    assert fails[1].startswith("FAIL reconciliation__monthly_metrics_vs_bookings: 1 failing row(s)")
+    assert captured.err == "error: 2 SQL test(s) failed\n"
