@@ -32,6 +32,7 @@ from typing import Any
 
 import dlt
 import httpx
+from dlt.common.destination.exceptions import UnknownDestinationModule
 from dlt.common.pipeline import LoadInfo
 
 from pipelines.calendly import (
@@ -116,8 +117,14 @@ def make_pipeline(
         return dlt.pipeline(
             pipeline_name=PIPELINE_NAME, destination=target, dataset_name=dataset_name, **options
         )
-    except Exception as error:  # dlt's unknown-destination errors vary by version
-        raise ConfigError(f"cannot use destination {destination!r}: {error}") from error
+    except UnknownDestinationModule as error:
+        raise ConfigError(
+            f"unknown destination {destination!r}: not a dlt destination name (e.g. duckdb, "
+            f"postgres, bigquery, snowflake) nor a named destination configured under "
+            f"[destination.{destination}]"
+        ) from error
+    except Exception as error:  # dlt's other destination errors vary by version
+        raise ConfigError(f"cannot use destination {destination!r}: {_one_line(error)}") from error
 
 
 def describe_destination(pipeline: dlt.Pipeline) -> str:

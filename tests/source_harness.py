@@ -12,6 +12,7 @@ child tables included.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -196,8 +197,15 @@ def _tree(
 
 
 def loaded_tree(pipeline: dlt.Pipeline, table: str, *, live_only: bool = True) -> dict[str, Any]:
-    """Every loaded row of a table (live ones by default), by uri, with its children."""
+    """Every loaded row of a table (live ones by default), by uri, with its children.
+
+    Fails when a uri was loaded more than once (deleted rows included): a merge
+    on ``uri`` must never leave duplicates.
+    """
     rows = table_rows(pipeline, table)
+    counts = Counter(row["uri"] for row in rows)
+    duplicated = sorted(uri for uri, count in counts.items() if count > 1)[:5]
+    assert not duplicated, f"{table}: rows loaded more than once: {duplicated}"
     if live_only:
         rows = [row for row in rows if not row.get("is_deleted")]
     trees = _tree(pipeline, table, rows, {})

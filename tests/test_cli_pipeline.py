@@ -126,9 +126,20 @@ def test_a_second_run_while_one_holds_the_lock_exits_with_a_clear_error(
 
 
 def test_bad_option_values_are_config_errors(
-    served_org: Simulator, capsys: pytest.CaptureFixture[str]
+    served_org: Simulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert main(["backfill", "--since", "last tuesday", "--skip-models"]) == 2
     assert "start_date must be a date like 2024-01-31" in capsys.readouterr().err
     assert main(["run", "--duckdb", "calendly.duckdb", "--skip-models"]) == 2
     assert "cannot hold the dataset 'calendly'" in capsys.readouterr().err
+    assert main(["run", "--destination", "nosuch", "--skip-models"]) == 2
+    assert capsys.readouterr().err == (
+        "error: unknown destination 'nosuch': not a dlt destination name (e.g. duckdb, "
+        "postgres, bigquery, snowflake) nor a named destination configured under "
+        "[destination.nosuch]\n"
+    )
+    monkeypatch.setenv("SOURCES__CALENDLY__START_DATE", "2099-01-01")
+    assert main(["run", "--skip-models"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: start_date 2099-01-01 is after now + horizon_days"
+    )

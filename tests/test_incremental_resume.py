@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from source_harness import (
     FakeMonotonic,
     SourceHarness,
     assert_matches_store,
+    expected_tables,
     loaded_tree,
     make_harness,
     query,
@@ -28,7 +30,7 @@ from source_harness import (
 
 from pipelines.calendly import WindowProgress
 from pipelines.runner import ExtractionError, PipelineLockedError, lock_path, pipeline_lock
-from pipelines.simulator.faults import FaultConfig
+from pipelines.simulator.faults import Fault, FaultConfig
 
 KILL_AFTER_WINDOWS = 12
 
@@ -158,6 +160,20 @@ def test_expired_page_token_restarts_the_window(tmp_path: Path) -> None:
     _no_duplicates(pipeline, "scheduled_events")
 
 
+def _count_faults(harness: SourceHarness) -> Counter[object]:
+    """Count the faults the simulator injects: ``dropped``, or the status (429, 5xx)."""
+    injected: Counter[object] = Counter()
+    draw = harness.sim.faults.next_fault
+
+    def counting() -> Fault:
+        fault = draw()
+        injected["dropped" if fault.drop else fault.status] += 1
+        return fault
+
+    harness.sim.faults.next_fault = counting  # type: ignore[method-assign]
+    return injected
+
+
 def test_runs_under_injected_faults_end_identical_to_a_clean_run(tmp_path: Path) -> None:
     clean = make_harness(tmp_path / "clean", "small")
     clean_pipeline = clean.pipeline()
@@ -175,12 +191,16 @@ def test_runs_under_injected_faults_end_identical_to_a_clean_run(tmp_path: Path)
     faulty = make_harness(tmp_path / "faulty", "small", faults=faults, monotonic=clock)
     # a lone request can meet a whole burst plus a 5xx and a drop: allow that many retries
     faulty.client_options = {"sleep": clock.sleep, "clock": clock, "max_retries": 10}
+    injected = _count_faults(faulty)
     faulty_pipeline = faulty.pipeline()
     summary = faulty.run(faulty_pipeline)
 
     assert summary.requests == faulty.sim.stats.total > clean_requests  # retries happened
-    for table in ("scheduled_events", "invitees", "users", "event_types"):
+    assert injected["dropped"] > 0 and injected[429] > 0
+    assert sum(injected[status] for status in (500, 502, 503)) > 0
+    for table in expected_tables(faulty.store):  # every raw table, child tables included
         assert loaded_tree(faulty_pipeline, table) == loaded_tree(clean_pipeline, table), table
+    assert_matches_store(faulty_pipeline, faulty.store)
 
 
 def test_a_second_run_on_a_locked_pipeline_is_refused(tiny_harness: SourceHarness) -> None:

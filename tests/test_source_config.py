@@ -72,6 +72,7 @@ def test_empty_strings_count_as_not_set(monkeypatch: pytest.MonkeyPatch) -> None
         ({"scope": "team"}, "scope must be 'organization' or 'user'"),
         ({"start_date": "yesterday"}, "start_date must be a date like 2024-01-31"),
         ({"base_url": "api.calendly.com"}, r"base_url must be an http\(s\) URL"),
+        ({"organization": "acme"}, "organization must be an organization URI like https"),
     ],
 )
 def test_invalid_values_name_the_key(overrides: dict[str, object], message: str) -> None:
@@ -152,6 +153,22 @@ def test_run_cursor_plans_backfill_then_incremental_and_resumes_a_crash() -> Non
         datetime(2024, 1, 15, tzinfo=UTC),
         True,
     )
+
+
+def test_a_first_backfill_starting_beyond_the_horizon_is_refused() -> None:
+    state: dict[str, object] = {}
+    beyond = RunRequest(
+        now=NOW, start_date=NOW + timedelta(days=400), lookback_days=30, horizon_days=365
+    )
+    with pytest.raises(ConfigError, match="start_date 2027-02-19 is after now"):
+        SyncState(state).begin_run(beyond)
+    assert state.get("run") is None  # nothing planned, nothing recorded
+    # a start inside the horizon is a (short) backfill
+    soon = RunRequest(
+        now=NOW, start_date=NOW + timedelta(days=10), lookback_days=30, horizon_days=365
+    )
+    cursor = SyncState(state).begin_run(soon)
+    assert (cursor.kind, cursor.range_start) == ("backfill", NOW + timedelta(days=10))
 
 
 def test_fingerprints_decide_which_invitees_to_fetch() -> None:

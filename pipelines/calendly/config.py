@@ -175,7 +175,19 @@ def _coerce(key: str, value: Any) -> Any:
         return Path(str(value)).expanduser()
     if key in ("base_url", "auth_base_url"):
         return _as_url(key, value)
+    if key == "organization":
+        return _as_organization(value)
     return str(value)
+
+
+def _as_organization(value: Any) -> str:
+    text = str(value).strip()
+    if not (text.startswith(("http://", "https://")) and "/organizations/" in text):
+        raise ConfigError(
+            "organization must be an organization URI like "
+            f"https://api.calendly.com/organizations/<uuid>, got {text!r}"
+        )
+    return text
 
 
 def _as_int(key: str, value: Any) -> int:

@@ -26,7 +26,10 @@ ADVICE_UNAUTHENTICATED = (
     "the access token is invalid, expired or revoked; check CALENDLY_ACCESS_TOKEN "
     "(or re-authorize the OAuth app)"
 )
-ADVICE_ORGANIZATION_SCOPE = "the token's user is not an org admin; use scope=user"
+ADVICE_ORGANIZATION_SCOPE = (
+    "the token's user is not an org admin; use scope=user "
+    "(or, if organization is set, check it is the token user's organization)"
+)
 ADVICE_FORBIDDEN = "the token's user may not read this resource"
 ADVICE_NOT_FOUND = "the resource or plan feature is not available"
 ADVICE_PAGE_TOKEN_EXPIRED = "page token expired; the run restarts the window"

@@ -40,6 +40,7 @@ from pipelines.calendly.helpers.windows import (
     merge_ranges,
     split_windows,
 )
+from pipelines.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +186,7 @@ class SyncState:
             kind, refetch_all = "full_refresh", True
         elif self.last_success_at is None:
             kind = "backfill"
+            _require_start_before(backfill_start, end)
         else:
             start = max(
                 backfill_start, incremental_start(self.last_success_at, request.lookback_days)
@@ -240,6 +242,19 @@ class SyncState:
 
 
 # ---- fingerprints -----------------------------------------------------------
+
+
+def _require_start_before(start: datetime, end: datetime) -> None:
+    """Refuse a first backfill whose start lies beyond the horizon (nothing to read).
+
+    Raises:
+        ConfigError: ``start_date`` is at or after now + ``horizon_days``.
+    """
+    if start >= end:
+        raise ConfigError(
+            f"start_date {start:%Y-%m-%d} is after now + horizon_days ({end:%Y-%m-%d}): "
+            "nothing to read; set an earlier start_date"
+        )
 
 
 def event_fingerprint(
