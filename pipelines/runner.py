@@ -312,7 +312,10 @@ def _run_locked(
         first = False
     _note_run(pipeline, summary)
     dims = _source(settings, client, clock, None, full_refresh, since)
-    _extract(pipeline, dims.with_resources(*DIMENSION_RESOURCES), summary)
+    # the deletions queued by the last event extraction are still in state: count them once
+    dimensions = RunSummary()
+    _extract(pipeline, dims.with_resources(*DIMENSION_RESOURCES), dimensions)
+    summary.packages += dimensions.packages
     return summary
 
 

@@ -288,3 +288,39 @@ def test_later_runs_start_at_last_success_minus_lookback(tiny_harness: SourceHar
     assert datetime.fromisoformat(history[1]["range_end"]) == store.clock.now() + timedelta(
         days=365
     )
+
+
+def test_an_invitee_deleted_from_an_event_that_stays_is_soft_deleted(
+    small_harness: SourceHarness,
+) -> None:
+    store = small_harness.store
+    pipeline = small_harness.pipeline()
+    small_harness.run(pipeline)
+    emails = Counter(invitee["email"] for invitee in store.invitees.values())
+    doomed = first(
+        store.invitees.values(),
+        lambda i: (
+            emails[i["email"]] == 1
+            and len(store.invitees_by_event[uuid(i["event"])]) > 1
+            and parse_ts(store.events[uuid(i["event"])]["start_time"]) > store.clock.now()
+        ),
+    )
+    assert mutations.delete_invitee_data(store, [doomed["email"]]) == 1
+    store.clock.advance(timedelta(hours=1))
+
+    summary = small_harness.run(pipeline)
+
+    deleted = {
+        table: [row["uri"] for row in table_rows(pipeline, table) if row["is_deleted"]]
+        for table in ("scheduled_events", "invitees")
+    }
+    assert deleted == {"scheduled_events": [], "invitees": [doomed["uri"]]}
+    assert summary.kind == "incremental" and summary.deleted == 1
+    rows = {row["uri"]: row for row in table_rows(pipeline, "invitees")}
+    assert rows[doomed["uri"]]["is_deleted"] is True
+    assert rows[doomed["uri"]]["deleted_at"] == store.clock.now()
+    event = [
+        row for row in table_rows(pipeline, "scheduled_events") if row["uri"] == doomed["event"]
+    ]
+    assert [row["is_deleted"] for row in event] == [False]
+    assert_matches_store(pipeline, store, ("scheduled_events", "invitees"))
