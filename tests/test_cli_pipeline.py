@@ -143,3 +143,32 @@ def test_bad_option_values_are_config_errors(
     assert capsys.readouterr().err.startswith(
         "error: start_date 2099-01-01 is after now + horizon_days"
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["backfill"], "error: Missing option '--since'. (see calendly-elt backfill --help)"),
+        (["run", "--bogus"], "error: No such option: --bogus (see calendly-elt run --help)"),
+        (["nosuchcmd"], "error: No such command 'nosuchcmd'. (see calendly-elt --help)"),
+        (
+            ["demo", "--seed", "abc"],
+            "error: Invalid value for '--seed': Input should be a valid integer, unable to "
+            "parse string as an integer (see calendly-elt demo --help)",
+        ),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err == message + "\n"
+    assert captured.out == ""
+
+
+def test_help_and_no_arguments_show_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "backfill" in capsys.readouterr().out
+    assert main([]) == 2  # no command: the help, as a usage error
+    assert "status" in capsys.readouterr().out

@@ -12,6 +12,9 @@ import sys
 
 import typer
 
+# typer 0.29 vendors click; its parsing errors are these classes, not the click package's
+from typer._click import exceptions as click_errors
+
 from pipelines.errors import CalendlyEltError
 
 app = typer.Typer(
@@ -47,15 +50,31 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script: run a command, map errors to exit codes."""
     _register_commands()
     try:
-        app(args=argv, prog_name="calendly-elt")
+        result = app(args=argv, prog_name="calendly-elt", standalone_mode=False)
     except CalendlyEltError as error:
         if _state["debug"]:
             raise
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
+    except click_errors.NoArgsIsHelpError as error:  # a bare group: its help, as typer does
+        text = error.ctx.get_help() if error.ctx else ""  # rich help prints itself
+        if text.strip():
+            print(text)
+        return error.exit_code
+    except click_errors.ClickException as error:  # a bad option or argument: one line, not a box
+        print(f"error: {error.format_message()}{_help_hint(error)}", file=sys.stderr)
+        return error.exit_code
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        return 130
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    return 0
+    return result if isinstance(result, int) else 0
+
+
+def _help_hint(error: click_errors.ClickException) -> str:
+    context = getattr(error, "ctx", None)
+    return f" (see {context.command_path} --help)" if context else ""
 
 
 if __name__ == "__main__":
