@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import httpx
 import pytest
 from source_harness import (
     SourceHarness,
@@ -16,6 +17,7 @@ from source_harness import (
 
 from pipelines.calendly.config import resolve_settings
 from pipelines.errors import ConfigError
+from pipelines.runner import run_extraction
 
 
 def test_full_load_equals_the_simulator_state(small_harness: SourceHarness) -> None:
@@ -121,3 +123,44 @@ def test_missing_credentials_name_the_environment_variables(
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError, match="CALENDLY_ACCESS_TOKEN"):
         resolve_settings()
+
+
+class _RefusingTransport(httpx.BaseTransport):
+    """The simulator, except that some list paths answer 403 or 404 (rights, plan)."""
+
+    def __init__(self, inner: httpx.BaseTransport, refusals: dict[str, int]) -> None:
+        self.inner = inner
+        self.refusals = refusals
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        status = self.refusals.get(request.url.path)
+        if status is None:
+            return self.inner.handle_request(request)
+        title = "Permission Denied" if status == 403 else "Resource Not Found"
+        return httpx.Response(status, json={"title": title, "message": "not on your plan"})
+
+
+def test_a_resource_refused_by_rights_or_plan_is_skipped_with_a_warning(
+    tiny_harness: SourceHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    refusals = {"/routing_forms": 404, "/groups": 403}
+    pipeline = tiny_harness.pipeline()
+    with caplog.at_level(logging.WARNING, logger="pipelines.calendly"):
+        summary = run_extraction(
+            pipeline,
+            tiny_harness.settings(),
+            now=tiny_harness.store.clock.now,
+            transport=_RefusingTransport(tiny_harness.sim.transport(), refusals),
+        )
+
+    skipped = sorted(r.getMessage() for r in caplog.records if "skipping" in r.getMessage())
+    assert [message.split(":")[0] for message in skipped] == [
+        "skipping groups",
+        "skipping routing_forms",
+    ]
+    assert "403 Permission Denied" in skipped[0] and "404 Resource Not Found" in skipped[1]
+    assert summary.events == len(tiny_harness.store.events)
+    assert table_rows(pipeline, "groups") == table_rows(pipeline, "routing_forms") == []
+    assert_matches_store(
+        pipeline, tiny_harness.store, ("scheduled_events", "invitees", "event_types", "users")
+    )
