@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.cli.main import main
+from pipelines.errors import ConfigError
 from pipelines.runner import lock_path, make_pipeline, pipeline_lock
 from pipelines.simulator import SimConfig, Simulator, generate_organization
 
@@ -172,3 +174,19 @@ def test_help_and_no_arguments_show_the_commands(capsys: pytest.CaptureFixture[s
     assert "backfill" in capsys.readouterr().out
     assert main([]) == 2  # no command: the help, as a usage error
     assert "status" in capsys.readouterr().out
+
+
+def test_debug_shows_the_traceback_instead_of_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in [name for name in os.environ if name.startswith(("CALENDLY_", "SOURCES__"))]:
+        monkeypatch.delenv(name)
+    assert main(["run", "--skip-models"]) == 2
+    assert capsys.readouterr().err.startswith("error: no Calendly credentials")
+    httpx_level = logging.getLogger("httpx").level
+    try:
+        with pytest.raises(ConfigError, match="no Calendly credentials"):
+            main(["--debug", "run", "--skip-models"])
+    finally:
+        logging.getLogger("httpx").setLevel(httpx_level)  # --debug turned it up
