@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -200,3 +204,40 @@ def test_fingerprints_decide_which_invitees_to_fetch() -> None:
     window = Window(NOW - timedelta(days=30), NOW)
     assert known.vanished_events(window, set()) == [event["uri"]]
     assert known.vanished_events(window, {event["uri"]}) == []
+
+
+def test_oauth_secrets_from_the_calendly_environment_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CALENDLY_CLIENT_ID", "app-1")
+    monkeypatch.setenv("CALENDLY_CLIENT_SECRET", "app-secret")
+    monkeypatch.setenv("CALENDLY_REFRESH_TOKEN", "refresh-1")
+    settings = resolve_settings()
+    assert settings.auth_method == "oauth"
+    assert (settings.client_id, settings.client_secret, settings.refresh_token) == (
+        "app-1",
+        "app-secret",
+        "refresh-1",
+    )
+    assert "app-secret" not in repr(settings) and "refresh-1" not in repr(settings)
+
+
+def test_dlt_toml_files_under_sources_calendly_are_read(tmp_path: Path) -> None:
+    (tmp_path / ".dlt").mkdir()
+    (tmp_path / ".dlt" / "secrets.toml").write_text(
+        '[sources.calendly]\naccess_token = "pat-from-secrets-toml"\n'
+    )
+    (tmp_path / ".dlt" / "config.toml").write_text(
+        '[sources.calendly]\nwindow_days = 7\nscope = "user"\n'
+    )
+    # dlt finds .dlt/ from the working directory once per process: read it in a fresh one
+    show = (
+        "from pipelines.calendly.config import resolve_settings; s = resolve_settings(); "
+        "print(s.access_token, s.window_days, s.scope)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CALENDLY_", "SOURCES__"))}
+    done = subprocess.run(
+        [sys.executable, "-c", show], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["pat-from-secrets-toml", "7", "user"]
