@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import httpx
 import pytest
@@ -164,3 +166,41 @@ def test_a_resource_refused_by_rights_or_plan_is_skipped_with_a_warning(
     assert_matches_store(
         pipeline, tiny_harness.store, ("scheduled_events", "invitees", "event_types", "users")
     )
+
+
+class _InFlightTransport(httpx.BaseTransport):
+    """The simulator, recording how many invitee calls are in flight at once."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.peak = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/invitees"):
+            return self.inner.handle_request(request)
+        with self.lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            time.sleep(0.05)  # long enough for the other workers to start theirs
+            return self.inner.handle_request(request)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+@pytest.mark.parametrize("max_concurrency", [1, 3])
+def test_invitee_calls_run_concurrently_up_to_max_concurrency(
+    tiny_harness: SourceHarness, max_concurrency: int
+) -> None:
+    transport = _InFlightTransport(tiny_harness.sim.transport())
+    summary = run_extraction(
+        tiny_harness.pipeline(),
+        tiny_harness.settings(max_concurrency=max_concurrency),
+        now=tiny_harness.store.clock.now,
+        transport=transport,
+    )
+    assert summary.invitee_calls == len(tiny_harness.store.events)
+    assert transport.peak == max_concurrency
