@@ -11,7 +11,6 @@ child tables included.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,22 +28,6 @@ from pipelines.simulator.store import Store, uuid_of
 
 FAST = 1_000_000  # requests per minute: no rate limiting unless a test wants it
 IGNORED_COLUMNS = {"is_deleted", "deleted_at"}
-
-
-class FakeMonotonic:
-    """One fake seconds clock for the simulator's rate windows and the client's sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 50_000.0
-        self.lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self.lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self.lock:
-            self.now += max(seconds, 0.0)
 
 
 @dataclass

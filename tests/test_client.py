@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from fakes import FakeClock
 
 from pipelines.calendly.helpers.auth import PersonalAccessTokenAuth
 from pipelines.calendly.helpers.client import CalendlyClient
@@ -37,24 +38,6 @@ from pipelines.calendly.helpers.errors import (
 BASE = "https://api.calendly.test"
 TOKEN = "pat-SECRET-abc123"
 ROWS = [{"uri": f"{BASE}/scheduled_events/E{i:03d}", "n": i} for i in range(237)]
-
-
-class FakeClock:
-    """A monotonic clock that only moves when the code under test sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self.now += max(seconds, 0.0)
 
 
 class FakeCalendly:
@@ -105,7 +88,7 @@ class FakeCalendly:
 
 
 def make_client(handler: Callable[[httpx.Request], httpx.Response], **kwargs: Any):
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     options: dict[str, Any] = {"sleep": clock.sleep, "clock": clock, **kwargs}
     client = CalendlyClient(
         BASE, PersonalAccessTokenAuth(TOKEN), transport=httpx.MockTransport(handler), **options

@@ -12,29 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import FakeClock
 
 from pipelines.calendly.helpers.auth import PersonalAccessTokenAuth
 from pipelines.calendly.helpers.client import CalendlyClient
 from pipelines.calendly.helpers.rate_limit import RateLimiter
 
 WINDOW = 60.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self.lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self.lock:
-            self.now += seconds
-
-    def tick(self, seconds: float) -> None:
-        self.sleep(seconds)
 
 
 def limiter_with_log(rpm: int, **kwargs: Any) -> tuple[RateLimiter, FakeClock, list[float]]:

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import FakeClock
 
 from pipelines.calendly.helpers.auth import OAuthAuth, PersonalAccessTokenAuth, TokenStore
 from pipelines.calendly.helpers.client import CalendlyClient
@@ -37,20 +38,6 @@ from pipelines.simulator.store import Store, uuid_of
 
 BASE = "https://api.calendly.com"
 CLIENT_ID, CLIENT_SECRET = "elt-app", "elt-app-SECRET"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 10_000.0
-        self.lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self.lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self.lock:
-            self.now += max(seconds, 0.0)
 
 
 class StatusCounter(httpx.BaseTransport):
@@ -111,7 +98,7 @@ def quiet_sim(store: Store, clock: FakeClock, **config: Any) -> Simulator:
 
 def test_paging_on_the_simulator_returns_every_event_and_invitee_once() -> None:
     store = new_store()
-    clock = FakeClock()
+    clock = FakeClock(10_000.0)
     client, transport = pat_client(quiet_sim(store, clock), clock, max_concurrency=4)
     data = extract(client, store.organization["uri"], count=7)
 
@@ -129,7 +116,7 @@ def test_paging_on_the_simulator_returns_every_event_and_invitee_once() -> None:
 def test_faults_429_bursts_5xx_and_drops_end_with_the_clean_result() -> None:
     store = new_store()
     organization = store.organization["uri"]
-    clean_clock = FakeClock()
+    clean_clock = FakeClock(10_000.0)
     clean_client, _ = pat_client(quiet_sim(store, clean_clock), clean_clock)
     clean = extract(clean_client, organization, count=9)
 
@@ -141,7 +128,7 @@ def test_faults_429_bursts_5xx_and_drops_end_with_the_clean_result() -> None:
         burst_length=4,
         burst_reset_seconds=3,
     )
-    clock = FakeClock()
+    clock = FakeClock(10_000.0)
     sim = quiet_sim(store, clock, faults=faults)
     client, transport = pat_client(sim, clock, max_retries=8)
     faulty = extract(client, organization, count=9)
@@ -159,7 +146,7 @@ def test_faults_429_bursts_5xx_and_drops_end_with_the_clean_result() -> None:
 
 def test_a_free_plan_limit_is_learned_from_headers_without_429s() -> None:
     store = new_store()
-    clock = FakeClock()
+    clock = FakeClock(10_000.0)
     sim = quiet_sim(store, clock, requests_per_minute=50)
     client, transport = pat_client(sim, clock, requests_per_minute=500, max_concurrency=4)
     data = extract(client, store.organization["uri"], count=10)
@@ -172,7 +159,7 @@ def test_a_free_plan_limit_is_learned_from_headers_without_429s() -> None:
 
 def test_member_token_on_organization_scope_gets_the_admin_advice() -> None:
     store = new_store()
-    clock = FakeClock()
+    clock = FakeClock(10_000.0)
     client, _ = pat_client(quiet_sim(store, clock), clock, token=store.member_token)
     with pytest.raises(CalendlyForbiddenError) as caught:
         client.get("/scheduled_events", {"organization": store.organization["uri"]})
@@ -191,7 +178,7 @@ def test_member_token_on_organization_scope_gets_the_admin_advice() -> None:
 
 def test_simulator_400_and_404_bodies_become_errors_with_details() -> None:
     store = new_store()
-    clock = FakeClock()
+    clock = FakeClock(10_000.0)
     client, _ = pat_client(quiet_sim(store, clock), clock)
     with pytest.raises(CalendlyBadRequestError) as bad:
         client.get("/scheduled_events", {"organization": store.organization["uri"], "count": 500})
@@ -205,7 +192,7 @@ def test_simulator_400_and_404_bodies_become_errors_with_details() -> None:
 
 def test_an_expired_simulator_page_token_raises_the_restart_advice() -> None:
     store = new_store()
-    clock = FakeClock()
+    clock = FakeClock(10_000.0)
     sim = quiet_sim(store, clock, page_token_ttl=timedelta(minutes=10))
     client, _ = pat_client(sim, clock)
     pages = client.paginate(
@@ -344,7 +331,7 @@ def test_oauth_eight_concurrent_401s_on_the_simulator_cause_one_refresh(
 
 def test_over_real_sockets_dropped_connections_are_retried_with_the_pool() -> None:
     store = new_store()
-    clock = FakeClock()
+    clock = FakeClock(10_000.0)
     faults = FaultConfig(seed=2, drop_rate=0.15, error_rate=0.1)
     sim = quiet_sim(store, clock, faults=faults)
     with sim.serve() as base_url:

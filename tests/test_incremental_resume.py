@@ -18,8 +18,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from fakes import FakeClock
 from source_harness import (
-    FakeMonotonic,
     SourceHarness,
     assert_matches_store,
     expected_tables,
@@ -179,7 +179,7 @@ def test_runs_under_injected_faults_end_identical_to_a_clean_run(tmp_path: Path)
     clean_pipeline = clean.pipeline()
     clean_requests = clean.run(clean_pipeline).requests
 
-    clock = FakeMonotonic()
+    clock = FakeClock(50_000.0)
     faults = FaultConfig(
         seed=3,
         error_rate=0.05,

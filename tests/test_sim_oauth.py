@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from fakes import FakeClock
 
 from pipelines.simulator import SimConfig, Simulator, generate_organization
 from pipelines.simulator.store import uri_of
@@ -18,21 +19,13 @@ CLIENT_ID, CLIENT_SECRET, REDIRECT = "my-app", "s3cret", "https://app.example/ca
 VERIFIER = "a-high-entropy-code-verifier-of-at-least-43-characters-xyz"
 
 
-class FakeMonotonic:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def monotonic() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def monotonic() -> FakeMonotonic:
-    return FakeMonotonic()
-
-
-@pytest.fixture
-def sim(monotonic: FakeMonotonic) -> Simulator:
+def sim(monotonic: FakeClock) -> Simulator:
     simulator = Simulator(
         generate_organization(seed=7, size="tiny"), SimConfig(monotonic=monotonic)
     )
@@ -145,7 +138,7 @@ def test_unknown_token_is_401_with_the_real_body(http: httpx.Client) -> None:
 
 
 def test_eight_token_requests_per_user_per_minute(
-    sim: Simulator, http: httpx.Client, monotonic: FakeMonotonic
+    sim: Simulator, http: httpx.Client, monotonic: FakeClock
 ) -> None:
     current = exchange(http, authorize(http)).json()["refresh_token"]  # request 1
     for _ in range(7):  # requests 2..8

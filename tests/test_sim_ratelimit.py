@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fakes import FakeClock
 
 from pipelines.simulator import SimConfig, Simulator, generate_organization
 from pipelines.simulator.rate_limit import RateLimiter
@@ -11,23 +12,13 @@ from pipelines.simulator.rate_limit import RateLimiter
 BASE = "https://api.calendly.com"
 
 
-class FakeMonotonic:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self, start: float = 1_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(1_040.0)  # 20 s into a window: 40 s until it resets
 
 
 @pytest.fixture
-def clock() -> FakeMonotonic:
-    return FakeMonotonic(1_040.0)  # 20 s into a window: 40 s until it resets
-
-
-@pytest.fixture
-def sim(clock: FakeMonotonic) -> Simulator:
+def sim(clock: FakeClock) -> Simulator:
     store = generate_organization(seed=7, size="tiny")
     return Simulator(store, SimConfig(requests_per_minute=5, monotonic=clock))
 
@@ -45,7 +36,7 @@ def limit_headers(response: httpx.Response) -> tuple[int, int, int]:
     )
 
 
-def test_remaining_counts_down_then_429_then_resets(sim: Simulator, clock: FakeMonotonic) -> None:
+def test_remaining_counts_down_then_429_then_resets(sim: Simulator, clock: FakeClock) -> None:
     with client(sim, sim.admin_token) as admin:
         seen = [limit_headers(admin.get("/users/me")) for _ in range(5)]
         assert seen == [(5, 4, 40), (5, 3, 40), (5, 2, 40), (5, 1, 40), (5, 0, 40)]
@@ -110,7 +101,7 @@ def test_default_limit_is_500_and_free_plan_is_configurable() -> None:
 
 
 def test_rate_limiter_windows_are_fixed() -> None:
-    clock = FakeMonotonic(59.0)
+    clock = FakeClock(59.0)
     limiter = RateLimiter(2, clock)
     assert [limiter.hit("u").allowed for _ in range(3)] == [True, True, False]
     assert limiter.peek("u").reset_seconds == 1
