@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from source_harness import SourceHarness, make_harness
@@ -30,3 +32,26 @@ def medium_store() -> Store:
     Only one test uses it (``test_incremental_medium.py``), and it mutates it.
     """
     return generate_organization(seed=7, size="medium")
+
+
+POSTGRES_DSN_VARIABLE = "CALENDLY_ELT_TEST_POSTGRES_DSN"
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> str:
+    """The test PostgreSQL server (``scripts/test-postgres.sh start``).
+
+    Skips when unset, except under CI, where a missing server is a failure.
+    dlt insists on a password; the local test server trusts any, so one is
+    filled in when the DSN has none.
+    """
+    dsn = os.environ.get(POSTGRES_DSN_VARIABLE)
+    if not dsn:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{POSTGRES_DSN_VARIABLE} must be set in CI")
+        pytest.skip(f"{POSTGRES_DSN_VARIABLE} not set")
+    parts = urlsplit(dsn)
+    if parts.password or not parts.username:
+        return dsn
+    netloc = f"{parts.username}:unused@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import dlt
 
@@ -40,23 +39,14 @@ def duckdb_pipeline(folder: Path, name: str = "calendly") -> dlt.Pipeline:
 def postgres_pipeline(folder: Path, dsn: str, dataset: str, name: str) -> dlt.Pipeline:
     """A pipeline writing to the PostgreSQL database at ``dsn``, raw data in ``dataset``.
 
-    dlt insists on a password; the local test server trusts any, so one is
-    filled in when the DSN has none.
+    ``dsn`` comes from the ``postgres_dsn`` fixture (password filled in).
     """
     return dlt.pipeline(
         pipeline_name=name,
-        destination=dlt.destinations.postgres(credentials=_with_password(dsn)),
+        destination=dlt.destinations.postgres(credentials=dsn),
         dataset_name=dataset,
         pipelines_dir=str(folder / "dlt_pipelines"),
     )
-
-
-def _with_password(dsn: str) -> str:
-    parts = urlsplit(dsn)
-    if parts.password or not parts.username:
-        return dsn
-    netloc = f"{parts.username}:unused@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def load_store(pipeline: dlt.Pipeline, store: Store) -> RunSummary:

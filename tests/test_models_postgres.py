@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -25,18 +24,7 @@ from pipelines.models.report import render_report
 from pipelines.models.runner import analytics_schema_of, build_models, run_sql_tests
 from pipelines.simulator.generator import DEFAULT_NOW, generate_organization
 
-DSN_VARIABLE = "CALENDLY_ELT_TEST_POSTGRES_DSN"
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(scope="module")
-def postgres_dsn() -> str:
-    dsn = os.environ.get(DSN_VARIABLE)
-    if not dsn:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{DSN_VARIABLE} must be set in CI")
-        pytest.skip(f"{DSN_VARIABLE} not set")
-    return dsn
 
 
 @pytest.fixture(scope="module")

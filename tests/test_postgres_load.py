@@ -6,12 +6,10 @@ prints one); skipped without it, except under ``CI=true`` where it fails.
 
 from __future__ import annotations
 
-import os
 import uuid as uuidlib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import dlt
 import pytest
@@ -20,18 +18,14 @@ from source_harness import SourceHarness, assert_matches_store, table_rows, uuid
 from pipelines.runner import make_pipeline, read_status
 from pipelines.simulator import mutations
 
-DSN_VARIABLE = "CALENDLY_ELT_TEST_POSTGRES_DSN"
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def postgres_pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dlt.Pipeline]:
-    dsn = os.environ.get(DSN_VARIABLE)
-    if not dsn:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{DSN_VARIABLE} must be set in CI")
-        pytest.skip(f"{DSN_VARIABLE} not set")
-    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", _with_password(dsn))
+def postgres_pipeline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, postgres_dsn: str
+) -> Iterator[dlt.Pipeline]:
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_dsn)
     dataset = f"calendly_load_{uuidlib.uuid4().hex[:8]}"
     pipeline = make_pipeline(
         destination="postgres", pipelines_dir=tmp_path / "state", dataset_name=dataset
@@ -39,15 +33,6 @@ def postgres_pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterat
     yield pipeline
     with pipeline.sql_client() as client:
         client.execute_sql(f'drop schema if exists "{dataset}" cascade')
-
-
-def _with_password(dsn: str) -> str:
-    """dlt insists on a password; the local test server trusts any."""
-    parts = urlsplit(dsn)
-    if parts.password or not parts.username:
-        return dsn
-    netloc = f"{parts.username}:unused@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def test_postgres_load_equals_the_simulator_and_soft_deletes(
