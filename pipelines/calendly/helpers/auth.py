@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import os
-import random
 import tempfile
 import threading
 import time
@@ -38,6 +37,7 @@ from pipelines.calendly.helpers.errors import (
     path_of,
     redact,
 )
+from pipelines.calendly.helpers.rate_limit import jittered_backoff
 from pipelines.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -361,7 +361,7 @@ class OAuthAuth:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _pause(self, attempt: int, response: httpx.Response | None, reason: str) -> None:
-        delay = random.uniform(0, self._backoff_base * 2**attempt)
+        delay = jittered_backoff(attempt + 1, self._backoff_base)
         if response is not None and response.status_code == 429:
             delay = max(delay, min(_reset_seconds(response), 60.0))
         logger.warning(

@@ -21,7 +21,6 @@ calls on a bounded thread pool and yields results in input order.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections import deque
@@ -43,7 +42,7 @@ from pipelines.calendly.helpers.errors import (
     path_of,
     redact,
 )
-from pipelines.calendly.helpers.rate_limit import RateLimiter
+from pipelines.calendly.helpers.rate_limit import RateLimiter, jittered_backoff
 
 logger = logging.getLogger(__name__)
 
@@ -272,7 +271,7 @@ class CalendlyClient:
         if failures > self.max_retries:
             logger.warning("%s %s: giving up after %d retries", path, error.title, self.max_retries)
             raise _exhausted(error, self.max_retries)
-        delay = self._backoff(failures)
+        delay = jittered_backoff(failures, self.backoff_base, self.backoff_max)
         level = logging.DEBUG if status == 429 else logging.WARNING
         logger.log(
             level,
@@ -284,11 +283,6 @@ class CalendlyClient:
             delay,
         )
         self._sleep(delay)
-
-    def _backoff(self, failures: int) -> float:
-        """Exponential backoff with full jitter (a 429's reset wait happens in the limiter)."""
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (failures - 1))
-        return random.uniform(0, ceiling)
 
 
 def _remaining_reserve(requests_per_minute: int, max_concurrency: int) -> int:

@@ -13,6 +13,7 @@ the configured one (a free plan) lowers the window.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import deque
@@ -125,3 +126,12 @@ def _float_header(headers: Mapping[str, str], name: str) -> float | None:
         return float(raw)
     except (TypeError, ValueError):
         return None
+
+
+def jittered_backoff(failures: int, base: float, cap: float = 30.0) -> float:
+    """Exponential backoff with full jitter: uniform in ``[0, min(cap, base * 2**(failures-1))]``.
+
+    The one backoff formula of the client and the OAuth token refresh; ``failures``
+    counts from 1.
+    """
+    return random.uniform(0, min(cap, base * 2 ** (failures - 1)))
