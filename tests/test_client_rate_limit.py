@@ -166,12 +166,22 @@ def client_on(
 
 
 def test_the_client_stays_under_its_configured_rate_without_429s() -> None:
+    """Every request of four concurrent workers passes the limiter; the grants stay at 30/min.
+
+    The rate is measured on the limiter's grants, not on the server's arrival times:
+    with a fake clock, one worker's sleep can move time by a whole minute between
+    another worker's grant and its send, a gap that lasts microseconds in real time.
+    """
     clock = FakeClock()
+    granted: list[float] = []
+    limiter = RateLimiter(30, clock=clock, sleep=clock.sleep, on_acquire=granted.append)
     server = CountingServer(clock, limit=1000)  # the server would allow more
-    client = client_on(server, clock, requests_per_minute=30, max_concurrency=4)
+    client = client_on(server, clock, rate_limiter=limiter, max_concurrency=4)
     list(client.map_concurrently(lambda n: client.get(f"/event_types/{n}"), range(100)))
     assert len(server.times) == 100
-    assert max_in_any_window(server.times) == 30
+    assert len(granted) == 100  # no request bypassed the limiter
+    assert max_in_any_window(granted) == 30
+    assert granted[-1] >= 3 * WINDOW  # 100 requests at 30/min span at least three more minutes
     assert server.rejected == 0
 
 
