@@ -247,13 +247,21 @@ def test_a_200_with_a_broken_body_is_retried() -> None:
 def test_map_concurrently_never_exceeds_max_concurrency_and_keeps_input_order() -> None:
     in_flight = 0
     peak = 0
+    calls = 0
     lock = threading.Lock()
+    # makes reaching 3 at once certain, not up to the OS scheduling 3 threads within a few ms
+    first_three_overlap = threading.Barrier(3, timeout=10)
 
     def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, peak
+        nonlocal in_flight, peak, calls
         with lock:
             in_flight += 1
             peak = max(peak, in_flight)
+            calls += 1
+            in_first_wave = calls <= 3
+        if in_first_wave:
+            first_three_overlap.wait()
+            time.sleep(0.05)  # all three stay in flight while a 4th worker, if any, would start
         uuid = request.url.path.split("/")[2]
         time.sleep(0.002 * (int(uuid[1:]) % 5))  # uneven latency reorders completions
         with lock:
