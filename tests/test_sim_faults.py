@@ -6,6 +6,7 @@ import time
 
 import httpx
 import pytest
+from fakes import FakeClock
 
 from pipelines.simulator import FaultConfig, SimConfig, SimRequest, Simulator, generate_organization
 
@@ -14,7 +15,10 @@ BASE = "https://api.calendly.com"
 
 def make_sim(faults: FaultConfig, apply_delays: bool = True) -> Simulator:
     store = generate_organization(seed=7, size="tiny")
-    return Simulator(store, SimConfig(faults=faults, apply_delays=apply_delays))
+    # a frozen clock for the rate windows: on the real one, requests that straddle a
+    # minute boundary are counted in two windows, so Remaining would depend on when they ran
+    config = SimConfig(faults=faults, apply_delays=apply_delays, monotonic=FakeClock(0.0))
+    return Simulator(store, config)
 
 
 def me_request(sim: Simulator) -> SimRequest:
