@@ -44,9 +44,19 @@ def read_lines(stream: object, count: int, timeout: float) -> list[str]:
     return lines
 
 
+# Runs a command with SIGINT at its default, as typed in a terminal. A child inherits an
+# ignored SIGINT (a script's background job, some CI runners) and Python then installs no
+# KeyboardInterrupt handler: Ctrl-C would never reach the server and the test would hang.
+WITH_DEFAULT_SIGINT = [
+    sys.executable, "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+]  # fmt: skip
+
+
 @pytest.fixture
 def served() -> object:
-    command = [*cli(), "sim", "serve", "--port", "0",
+    command = [*WITH_DEFAULT_SIGINT, *cli(), "sim", "serve", "--port", "0",
                "--size", "tiny", "--seed", "7", "--now", NOW]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
