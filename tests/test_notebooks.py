@@ -53,3 +53,4 @@ def test_notebook_runs(path: Path, current_python_kernel: str, tmp_path: Path) -
         text = json.dumps(outputs)
         assert "Top UTM sources by bookings" in text
         assert "failing SQL tests: []" in text
+        assert notebook.cells[-1].outputs[-1]["data"]["text/plain"] == "False"  # workdir removed
