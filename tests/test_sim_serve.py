@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -92,6 +92,29 @@ def test_serve_stops_cleanly_on_sigterm(served: subprocess.Popen[str]) -> None:
     read_lines(served.stdout, 2, timeout=30)
     served.terminate()
     assert served.wait(timeout=10) == 0
+
+
+def test_serve_without_now_runs_on_the_real_clock() -> None:
+    """The history ends at the floored hour, but what the API stamps is the real now."""
+    command = [*WITH_DEFAULT_SIGINT, *cli(), "sim", "serve", "--port", "0", "--size", "tiny",
+               "--no-webhooks"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        base_line, token_line = read_lines(process.stdout, 2, timeout=30)
+        base_url, token = base_line.split("=", 1)[1], token_line.split("=", 1)[1]
+        headers = {"Authorization": f"Bearer {token}"}
+        me = httpx.get(f"{base_url}/users/me", headers=headers).json()["resource"]
+        hook = {"url": "https://h.example/x", "events": ["invitee.created"],
+                "organization": me["current_organization"], "scope": "organization"}  # fmt: skip
+        before = datetime.now(UTC)
+        response = httpx.post(f"{base_url}/webhook_subscriptions", json=hook, headers=headers)
+        after = datetime.now(UTC)
+        assert response.status_code == 201
+        created = datetime.fromisoformat(response.json()["resource"]["created_at"])
+        assert before - timedelta(seconds=2) <= created <= after + timedelta(seconds=2)
+    finally:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def test_serve_rejects_a_bad_now() -> None:

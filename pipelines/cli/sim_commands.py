@@ -49,7 +49,10 @@ def serve(
         500, "--requests-per-minute", help="Per-user rate limit (500 paid plans, 50 free)."
     ),
     now: str | None = typer.Option(
-        None, help="Simulated start instant (ISO, UTC); default: now floored to the hour."
+        None,
+        help="Simulated start instant (ISO, UTC): the generated history ends there and the"
+        " served clock starts there; default: history up to now floored to the hour, clock"
+        " at the real now.",
     ),
     webhooks: bool = typer.Option(
         True, help="POST signed webhooks to subscriptions created through the API."
@@ -69,7 +72,9 @@ def serve(
         store = generate_organization(seed=seed, size=size, now=start)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    store.clock = SimClock(start, ticking=True)
+    # history is generated up to the floored hour (reproducible within the hour), but the
+    # served clock is the real one: webhook timestamps must pass a receiver's 3-minute check
+    store.clock = SimClock(start if now is not None else datetime.now(UTC), ticking=True)
     config = SimConfig(requests_per_minute=requests_per_minute, deliver_webhooks=webhooks)
     simulator = Simulator(store, config)
     signal.signal(signal.SIGTERM, _interrupt)
