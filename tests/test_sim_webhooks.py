@@ -186,6 +186,31 @@ def test_failed_delivery_is_retried_with_backoff(store: Store) -> None:
     assert len(bodies) == 1  # the same event each time, re-signed per attempt
 
 
+def test_background_sender_retries_like_the_synchronous_one(store: Store) -> None:
+    receiver = FakeReceiver(statuses=[500, 503])
+    dispatcher = WebhookDispatcher(store, send=receiver, background=True)
+    uuid = _subscribe(store, "flaky", ["invitee.created"])
+    _book(store)
+    started = store.clock.now()
+    dispatcher.flush()
+    assert len(receiver.received) == 1
+    assert dispatcher.next_retry_at() == started + timedelta(minutes=1)
+    store.clock.advance(timedelta(minutes=1))
+    dispatcher.retry_due()
+    assert dispatcher.pending[0].in_flight or len(receiver.received) == 2
+    assert dispatcher.retry_due() == 0  # in flight or not yet due: never sent twice
+    dispatcher.flush()
+    assert len(receiver.received) == 2
+    assert dispatcher.next_retry_at() == started + timedelta(minutes=3)
+    store.clock.advance(timedelta(minutes=2))
+    dispatcher.retry_due()
+    dispatcher.flush()
+    assert len(receiver.received) == 3 and dispatcher.pending == []
+    assert store.webhook_subscriptions[uuid]["retry_started_at"] is None
+    assert [attempt.status for attempt in dispatcher.attempts] == [500, 503, 200]
+    dispatcher.close()
+
+
 def test_subscription_disabled_after_24_hours_of_failures(store: Store) -> None:
     receiver = FakeReceiver(default=500)
     dispatcher = WebhookDispatcher(store, send=receiver)

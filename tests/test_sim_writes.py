@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -210,6 +211,7 @@ def test_api_mutations_deliver_signed_webhooks() -> None:
         client.post(f"/scheduled_events/{uuid_of(event['uri'])}/cancellation", json={})
         invitee = past_active_invitee(store)
         client.post("/invitee_no_shows", json={"invitee": invitee["uri"]})
+    sim.webhooks.flush()
     canceled = store.invitees_of(uuid_of(event["uri"]))
     names = [httpx.Response(200, content=body).json()["event"] for _, _, body in sent]
     assert names == ["invitee.canceled"] * len(canceled) + ["invitee_no_show.created"]
@@ -220,6 +222,42 @@ def test_api_mutations_deliver_signed_webhooks() -> None:
         assert not verify("another-key", signature, body, store.clock.now())
     last = httpx.Response(200, content=sent[-1][2]).json()
     assert last["payload"]["uri"] == invitee["uri"]
+
+
+def test_a_receiver_that_does_not_answer_does_not_stall_the_api() -> None:
+    """Deliveries leave the store lock: the API answers while a receiver hangs, even
+    the receiver's own call back into the API made before it answers."""
+    store = generate_organization(seed=7, size="tiny")
+    sim = Simulator(store, SimConfig(deliver_webhooks=True))
+    assert sim.webhooks is not None
+    headers = {"Authorization": f"Bearer {sim.admin_token}"}
+    release = threading.Event()
+    callback_status: list[int] = []
+
+    def hanging_receiver(url: str, hook_headers: dict[str, str], body: bytes) -> int:
+        with httpx.Client(base_url=base_url, headers=headers, timeout=10) as caller:
+            callback_status.append(caller.get("/users/me").status_code)
+        release.wait(timeout=30)
+        return 200
+
+    sim.webhooks.send = hanging_receiver
+    with (
+        sim.serve() as base_url,
+        httpx.Client(base_url=base_url, headers=headers, timeout=10) as client,
+    ):
+        hook = {"url": "https://hooks.example/in", "organization": store.organization["uri"],
+                "events": ["invitee_no_show.created"], "scope": "organization"}  # fmt: skip
+        assert client.post("/webhook_subscriptions", json=hook).status_code == 201
+        invitee = past_active_invitee(store)
+        marked = client.post("/invitee_no_shows", json={"invitee": invitee["uri"]})
+        assert marked.status_code == 201
+        assert client.get("/users/me").status_code == 200  # while the receiver still hangs
+        assert not release.is_set()
+        release.set()
+        sim.webhooks.flush()
+    assert callback_status == [200]
+    assert [attempt.status for attempt in sim.webhooks.attempts] == [200]
+    assert sim.webhooks.pending == []
 
 
 def test_webhooks_are_not_delivered_unless_asked(sim: Simulator) -> None:

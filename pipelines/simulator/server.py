@@ -73,7 +73,8 @@ class SimConfig:
         monotonic: seconds clock of the rate-limit windows (inject to step time).
         apply_delays: sleep for injected latency (switch off to only record it).
         deliver_webhooks: POST signed webhooks to the subscriptions created through
-            the API whenever a mutation happens (``Simulator.webhooks``).
+            the API whenever a mutation happens (``Simulator.webhooks``), from a
+            sender thread outside the store lock (``Simulator.webhooks.flush()`` waits).
     """
 
     requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
@@ -139,7 +140,7 @@ class Simulator:
         if self.config.deliver_webhooks:
             from pipelines.simulator.webhooks import WebhookDispatcher
 
-            self.webhooks = WebhookDispatcher(store)
+            self.webhooks = WebhookDispatcher(store, background=True)
 
     @property
     def clock(self) -> SimClock:

@@ -13,8 +13,12 @@ retried with exponential backoff in *simulated* time: ``retry_due()`` sends
 what is due at the clock's now. After 24 h of failures the subscription's
 ``state`` becomes ``disabled`` and its queued deliveries are dropped.
 
-Deliveries happen synchronously inside the mutation (under the store lock):
-a receiver must not call back into the same simulator before answering.
+By default deliveries happen synchronously inside the mutation (under the
+store lock), which keeps tests deterministic. With ``background=True`` (what
+``SimConfig(deliver_webhooks=True)`` and ``sim serve`` use) the body is built
+and signed inside the mutation but POSTed by a sender thread outside the
+lock, so a slow receiver, or one that calls back into the API before
+answering, never stalls the API; ``flush()`` waits for the queue.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import hashlib
 import hmac
 import json
 import logging
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -120,6 +126,7 @@ class Delivery:
     first_failed_at: datetime | None = None
     next_attempt_at: datetime | None = None
     attempts: int = 0
+    in_flight: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,12 +142,23 @@ class Attempt:
 class WebhookDispatcher:
     """Fans store notifications out to webhook subscriptions, with retries."""
 
-    def __init__(self, store: Store, send: Sender | None = None) -> None:
-        """Register on ``store.listeners``; ``send`` defaults to an httpx POST."""
+    def __init__(self, store: Store, send: Sender | None = None, *, background: bool = False):
+        """Register on ``store.listeners``.
+
+        Args:
+            store: The organization whose mutations are delivered.
+            send: POSTs one delivery and returns the status (0: no answer);
+                defaults to an httpx POST.
+            background: POST from a sender thread, outside the store lock.
+        """
         self.store = store
         self.send: Sender = send or httpx_sender
         self.pending: list[Delivery] = []
         self.attempts: list[Attempt] = []
+        self._outbox: queue.Queue[_Outgoing | None] | None = None
+        if background:
+            self._outbox = queue.Queue()
+            threading.Thread(target=self._send_outbox, name="webhook-sender", daemon=True).start()
         store.listeners.append(self)
 
     def close(self) -> None:
@@ -148,6 +166,13 @@ class WebhookDispatcher:
         if self in self.store.listeners:
             self.store.listeners.remove(self)
         self.pending.clear()
+        if self._outbox is not None:
+            self._outbox.put(None)
+
+    def flush(self) -> None:
+        """Wait until every delivery handed to the sender thread is sent and recorded."""
+        if self._outbox is not None:
+            self._outbox.join()
 
     def __call__(self, event_name: str, payload: Resource) -> None:
         """Listener entry point: deliver ``event_name`` to every matching subscription."""
@@ -183,6 +208,7 @@ class WebhookDispatcher:
     # -- sending ------------------------------------------------------------------
 
     def _attempt(self, delivery: Delivery, now: datetime) -> bool:
+        """Send now (or queue for the sender thread); True if delivered now."""
         subscription = self.store.webhook_subscriptions.get(delivery.subscription_uuid)
         key = self.store.webhook_signing_keys.get(delivery.subscription_uuid)
         if subscription is None or key is None:
@@ -192,9 +218,37 @@ class WebhookDispatcher:
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(key, int(now.timestamp()), raw_body),
         }
-        status = self.send(subscription["callback_url"], headers, raw_body)
+        outgoing = _Outgoing(delivery, now, subscription["callback_url"], headers, raw_body)
+        if self._outbox is not None:
+            delivery.in_flight = True
+            self._outbox.put(outgoing)
+            return False
+        return self._record(delivery, now, self.send(outgoing.url, headers, raw_body))
+
+    def _send_outbox(self) -> None:
+        """Sender thread: POST queued deliveries outside the lock, record under it."""
+        assert self._outbox is not None
+        while (outgoing := self._outbox.get()) is not None:
+            try:
+                try:
+                    status = self.send(outgoing.url, outgoing.headers, outgoing.body)
+                except Exception:  # the sender thread must outlive one bad delivery
+                    logger.exception("webhook delivery to %s failed", outgoing.url)
+                    status = 0
+                with self.store.lock:
+                    outgoing.delivery.in_flight = False
+                    self._record(outgoing.delivery, outgoing.at, status)
+            finally:
+                self._outbox.task_done()
+        self._outbox.task_done()
+
+    def _record(self, delivery: Delivery, now: datetime, status: int) -> bool:
+        """Book one attempt's outcome: done, or queued for a retry (or disabling)."""
         delivery.attempts += 1
         self.attempts.append(Attempt(delivery.subscription_uuid, delivery.event_name, now, status))
+        subscription = self.store.webhook_subscriptions.get(delivery.subscription_uuid)
+        if subscription is None:  # deleted meanwhile
+            return False
         if 200 <= status < 300:
             self._succeeded(delivery, subscription)
             return True
@@ -233,7 +287,11 @@ class WebhookDispatcher:
         """
         with self.store.lock:
             now = self.store.clock.now()
-            due = [d for d in self.pending if d.next_attempt_at and d.next_attempt_at <= now]
+            due = [
+                d
+                for d in self.pending
+                if not d.in_flight and d.next_attempt_at and d.next_attempt_at <= now
+            ]
             delivered = 0
             for delivery in due:
                 if delivery in self.pending:
@@ -244,6 +302,17 @@ class WebhookDispatcher:
         """When the earliest queued retry is due (None if nothing is queued)."""
         moments = [d.next_attempt_at for d in self.pending if d.next_attempt_at]
         return min(moments) if moments else None
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """A signed delivery waiting for the sender thread."""
+
+    delivery: Delivery
+    at: datetime
+    url: str
+    headers: dict[str, str]
+    body: bytes
 
 
 def _hosts_of(payload: Resource) -> set[str]:
