@@ -260,6 +260,42 @@ def test_a_receiver_that_does_not_answer_does_not_stall_the_api() -> None:
     assert sim.webhooks.pending == []
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/invitee_no_shows", b"[]"),
+        ("/data_compliance/deletion/invitees", b"[1]"),
+        ("/webhook_subscriptions", b'"text"'),
+        ("/invitee_no_shows", b"{not json"),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_a_400(
+    admin: httpx.Client, path: str, body: bytes
+) -> None:
+    response = admin.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["title"] == "Invalid Argument"
+    assert response.json()["message"] in (
+        "The request body must be a JSON object.",
+        "The request body is not valid JSON.",
+    )
+
+
+def test_a_simulator_bug_answers_calendlys_500_body(
+    sim: Simulator, admin: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(call: object) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(sim.api, "_get_me", broken)
+    response = admin.get("/users/me")
+    assert response.status_code == 500
+    assert response.json()["title"] == "Internal Server Error"
+    organization = sim.store.organization["uri"]
+    others = admin.get("/event_types", params={"organization": organization})
+    assert others.status_code == 200  # the server lives on
+
+
 def test_webhooks_are_not_delivered_unless_asked(sim: Simulator) -> None:
     assert sim.webhooks is None
     assert sim.store.listeners == []

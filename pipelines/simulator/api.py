@@ -100,16 +100,19 @@ class SimRequest:
         """A header by case-insensitive name."""
         return self.headers.get(name.lower())
 
-    def json(self) -> Any:
-        """The JSON body (``{}`` when empty), or a 400 when it does not parse."""
+    def json(self) -> dict[str, Any]:
+        """The JSON object body (``{}`` when empty), or a 400 when it is not one."""
         if not self.body.strip():
             return {}
         try:
-            return json.loads(self.body)
+            body = json.loads(self.body)
         except ValueError:
             raise SimulatorError(
                 400, "Invalid Argument", "The request body is not valid JSON."
             ) from None
+        if not isinstance(body, dict):
+            raise SimulatorError(400, "Invalid Argument", "The request body must be a JSON object.")
+        return body
 
 
 @dataclass

@@ -168,15 +168,23 @@ class Simulator:
     # ---- the request pipeline ----------------------------------------------
 
     def handle(self, request: SimRequest) -> SimResponse:
-        """Answer one request: faults, then auth, then rate limit, then the route."""
+        """Answer one request: faults, then auth, then rate limit, then the route.
+
+        A bug of the simulator answers 500 with Calendly's body (and a logged
+        traceback) rather than a closed connection that looks like a fault.
+        """
         self.stats.record(_route_label(request))
         fault = self.faults.next_fault()
         if fault.drop:
             return SimResponse(0, drop=True, delay_seconds=fault.delay_seconds)
-        if request.path.rstrip("/") in OAUTH_PATHS:
-            response, decision = self._oauth(request, fault)
-        else:
-            response, decision = self._api(request, fault)
+        try:
+            if request.path.rstrip("/") in OAUTH_PATHS:
+                response, decision = self._oauth(request, fault)
+            else:
+                response, decision = self._api(request, fault)
+        except Exception:
+            logger.exception("simulator error on %s %s", request.method, request.path)
+            return _fault_response(Fault(status=500), self.config.faults)
         response.headers.update(decision.headers())
         response.delay_seconds = fault.delay_seconds
         return response
