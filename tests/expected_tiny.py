@@ -64,9 +64,12 @@ def _row(
 
 # fct_bookings: one row per booking, keyed by the first invitee's email
 BOOKINGS: dict[str, dict[str, object]] = {
-    # B1: 11-10 -> 11-12 -> 12-01, held
-    "resched-twice@example.com": _row(INTRO, "olivia", "2025-11-03 10:00", "2025-12-01 15:00",
-                                      2, "completed", GOOGLE),
+    # B1: 11-10 -> 11-12 -> 12-01, held; the 2nd reschedule came through a Facebook link
+    # under a new email: UTM is first touch (google), the email the final invitee's
+    "resched-twice@example.com": {
+        **_row(INTRO, "olivia", "2025-11-03 10:00", "2025-12-01 15:00", 2, "completed", GOOGLE),
+        "final_email": "resched-twice-new@example.com",
+    },
     # B2: 11-20 -> 11-25, canceled 11-21 09:00 = 4 d 7 h = 103 h before
     "resched-cancel@example.com": _row(DEMO, "max", "2025-11-03 11:00", "2025-11-25 16:00",
                                        1, "canceled", LINKEDIN,

@@ -48,9 +48,10 @@ def test_booking_row_matches_hand_count(tiny: Store, truth, email: str) -> None:
     row = _rows_by_email(tiny, truth.bookings)[email]
     want = dict(expected.BOOKINGS[email])
     host = want.pop("host")
+    final_email = want.pop("final_email", email)
     assert row["booking_id"] == _first_invitee_uri(tiny, email)
     assert row["host_user_uri"] == uri_of("users", {"olivia": OLIVIA, "max": MAX}[host])
-    assert row["invitee_email"] == email
+    assert row["invitee_email"] == final_email
     final = tiny.invitees[uuid_of(row["invitee_uri"])]
     assert final["event"] == row["event_uri"]
     assert tiny.events[uuid_of(row["event_uri"])]["event_type"] == row["event_type_uri"]
@@ -65,8 +66,11 @@ def test_booking_row_matches_hand_count(tiny: Store, truth, email: str) -> None:
 
 def test_rescheduled_twice_chain_ends_on_third_invitee(tiny: Store, truth) -> None:
     row = _rows_by_email(tiny, truth.bookings)["resched-twice@example.com"]
-    chain = [i for i in tiny.invitees.values() if i["email"] == "resched-twice@example.com"]
+    emails = {"resched-twice@example.com", "resched-twice-new@example.com"}
+    chain = [i for i in tiny.invitees.values() if i["email"] in emails]
     assert len(chain) == 3
+    assert chain[-1]["tracking"]["utm_source"] == "facebook"  # not what the booking reports
+    assert row["utm_source"] == "google"
     assert row["invitee_uri"] == next(i["uri"] for i in chain if i["status"] == "active")
     assert row["invitee_uri"] != row["booking_id"]
 

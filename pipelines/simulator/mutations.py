@@ -411,6 +411,7 @@ def reschedule(
     new_start_time: datetime,
     email: str | None = None,
     name: str | None = None,
+    tracking: dict[str, Any] | None = None,
 ) -> Resource:
     """The invitee moves their booking to ``new_start_time`` on a new event.
 
@@ -425,6 +426,8 @@ def reschedule(
         new_start_time: The new meeting start (in the simulated future).
         email: The email typed on the reschedule form (default: unchanged).
         name: The name typed on the reschedule form (default: unchanged).
+        tracking: The tracking of the link the reschedule came through
+            (default: the old invitee's; ``{}`` for an untracked link).
 
     Returns:
         The new invitee object.
@@ -449,7 +452,7 @@ def reschedule(
             new_event,
             email or old["email"],
             name or old["name"],
-            tracking=old["tracking"],
+            tracking=old["tracking"] if tracking is None else _full_tracking(tracking),
             questions_and_answers=old["questions_and_answers"],
             timezone=old["timezone"],
             text_reminder_number=old["text_reminder_number"],

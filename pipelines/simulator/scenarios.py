@@ -8,7 +8,10 @@ history and the ``as_of`` the expected values are written for.
 
 Bookings (B-numbers are used in the expected values):
 
-- B1  resched-twice@example.com   Intro Call, rescheduled twice, then completed.
+- B1  resched-twice@example.com   Intro Call, rescheduled twice (the second time
+                                  through a Facebook-tracked link, under the email
+                                  resched-twice-new@), then completed: first-touch
+                                  UTM stays google, the email is the final one.
 - B2  resched-cancel@example.com  Demo, rescheduled once, then canceled by the invitee.
 - B3  resched-noshow@example.com  Intro Call, rescheduled once, then marked no-show.
 - B4  host-cancel@example.com     Demo, canceled by the host (220 h before start).
@@ -181,10 +184,12 @@ class _Script:
         self.invitees[email] = uuid_of(invitee["uri"])
         return uuid_of(invitee["event"])
 
-    def reschedule(self, email: str, start: str | datetime, new_email: str | None = None) -> None:
+    def reschedule(
+        self, email: str, start: str | datetime, new_email: str | None = None, **kwargs: Any
+    ) -> None:
         start_time = start if isinstance(start, datetime) else _at(start)
         new = mutations.reschedule(
-            self.store, self.invitees[email], new_start_time=start_time, email=new_email
+            self.store, self.invitees[email], new_start_time=start_time, email=new_email, **kwargs
         )
         self.invitees[email] = uuid_of(new["uri"])
 
@@ -228,7 +233,9 @@ def _november(run: _Script) -> None:
         "invitee-cancel@example.com", INTRO, "12-15 15:00", tracking=LINKEDIN
     )
     run.at("11-06 09:00").book("cancel-24h@example.com", DEMO, "12-18 16:00")
-    run.at("11-06 10:00").reschedule("resched-twice@example.com", "12-01 15:00")
+    run.at("11-06 10:00").reschedule("resched-twice@example.com", "12-01 15:00",
+                                     new_email="resched-twice-new@example.com",
+                                     tracking=FACEBOOK)  # fmt: skip
     run.at("11-06 11:00").book("cancel-under-24h@example.com", INTRO, "12-19 15:00")
     run.at("11-07 10:00").reschedule("resched-noshow@example.com", "11-18 15:00")
     run.at("11-08 10:00").book("partial-utm@example.com", DEMO, "11-12 16:00",
