@@ -249,6 +249,23 @@ def test_every_model_transpiles_to_other_warehouses(dialect: str) -> None:
             assert f"analytics.{ref}" in sql, (dialect, model.name, ref)
 
 
+def test_sql_tests_catch_a_host_missing_from_the_users(tmp_path: Path) -> None:
+    pipeline = _fresh_pipeline(tmp_path)
+    build_models(pipeline, as_of=AS_OF)
+    host = fetch_rows(pipeline, "fct_meetings")[0]["host_user_uri"]
+    with pipeline.sql_client() as client:
+        client.execute_sql("delete from calendly.users where uri = %s", host)
+    build_models(pipeline, as_of=AS_OF)
+    failures = {failure.name: failure for failure in run_sql_tests(pipeline)}
+    assert set(failures) == {
+        "relationships__fct_meetings_host_user_uri",
+        "relationships__fct_bookings_host_user_uri",
+    }
+    assert {row[1] for row in failures["relationships__fct_meetings_host_user_uri"].sample} == {
+        host
+    }
+
+
 def test_sql_tests_catch_a_corrupted_fct_bookings(tmp_path: Path) -> None:
     pipeline = _fresh_pipeline(tmp_path)
     build_models(pipeline, as_of=AS_OF)
@@ -270,6 +287,11 @@ def test_sql_tests_catch_a_corrupted_fct_bookings(tmp_path: Path) -> None:
         client.execute_sql(
             f"insert into {table} select * from {table} where booking_id = %s", held[2]
         )
+        client.execute_sql(
+            f"update {table} set host_user_uri = 'https://api.calendly.com/users/nobody' "
+            "where booking_id = %s",
+            held[3],
+        )
     failures = {failure.name: failure for failure in run_sql_tests(pipeline)}
     assert set(failures) == {
         "accepted_values__fct_bookings_canceler_type",  # a canceled booking without canceler
@@ -280,7 +302,11 @@ def test_sql_tests_catch_a_corrupted_fct_bookings(tmp_path: Path) -> None:
         "reconciliation__bookings_vs_staging_invitees",  # one booking more than chains
         "reconciliation__utm_attribution_vs_bookings",  # metrics no longer add up
         "reconciliation__monthly_metrics_vs_bookings",
+        "relationships__fct_bookings_host_user_uri",  # a host who is not a user
     }
+    assert failures["relationships__fct_bookings_host_user_uri"].sample == [
+        (held[3], "https://api.calendly.com/users/nobody")
+    ]
     assert failures["accepted_values__fct_bookings_canceler_type"].sample == [
         (canceled, "canceled", None)
     ]

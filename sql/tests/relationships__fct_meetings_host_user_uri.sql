@@ -1,7 +1,8 @@
--- A meeting's host, when the host's user is loaded, counts that meeting in dim_users.
-select users.user_uri, users.hosted_meetings, count(meetings.event_uri) as meetings_hosted
-from {{ ref('dim_users') }} as users
-left join {{ ref('fct_meetings') }} as meetings
-    on meetings.host_user_uri = users.user_uri
-group by users.user_uri, users.hosted_meetings
-having count(meetings.event_uri) <> users.hosted_meetings
+-- Every meeting's host is a user in dim_users (the source loads hosts who left the
+-- org too; a row here means a host's user could not be read from the API).
+select meetings.event_uri, meetings.host_user_uri
+from {{ ref('fct_meetings') }} as meetings
+left join {{ ref('dim_users') }} as users
+    on users.user_uri = meetings.host_user_uri
+where meetings.host_user_uri is not null
+    and users.user_uri is null
