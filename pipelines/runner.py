@@ -488,23 +488,3 @@ def read_status(pipeline: dlt.Pipeline) -> StatusReport:
         pending_packages=len(pipeline.list_extracted_load_packages())
         + len(pipeline.list_normalized_load_packages()),
     )
-
-
-def build_models_if_available(pipeline: dlt.Pipeline, as_of: datetime | None) -> Any:
-    """Build the SQL models when the model runner is installed; None otherwise."""
-    try:
-        from pipelines.models.runner import build_models
-    except ImportError:
-        logger.info("the SQL model runner is not available; skipping the models")
-        return None
-    return build_models(pipeline, as_of=as_of)
-
-
-def render_report_if_available(pipeline: dlt.Pipeline) -> str | None:
-    """The metrics report text, when the report module is installed."""
-    try:
-        from pipelines.models.report import render_report
-    except ImportError:
-        logger.info("the metrics report is not available")
-        return None
-    return render_report(pipeline)

@@ -103,6 +103,8 @@ def test_as_of_literal_is_utc_and_refuses_naive_datetimes() -> None:
         __import__("zoneinfo").ZoneInfo("Europe/Berlin")
     )
     assert as_of_literal(berlin) == "cast('2024-01-01 01:00:00.000000+00:00' as timestamptz)"
+    early = datetime(999, 3, 4, 5, 6, 7, tzinfo=UTC)
+    assert as_of_literal(early) == "cast('0999-03-04 05:06:07.000000+00:00' as timestamptz)"
     with pytest.raises(ValueError):
         as_of_literal(datetime(2024, 1, 1))
 

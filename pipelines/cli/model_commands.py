@@ -21,7 +21,9 @@ logger = logging.getLogger(__name__)
 AsOfOption = Annotated[
     str | None,
     typer.Option(
-        "--as-of", help="Judge outcomes at this instant (ISO 8601 with zone; default now)."
+        "--as-of",
+        help="Judge held vs upcoming at this instant (ISO 8601 with zone; default now);"
+        " not a snapshot of the past: cancellations are taken as loaded.",
     ),
 ]
 DestinationOption = Annotated[
@@ -44,7 +46,7 @@ def _parse_as_of(text: str | None) -> datetime | None:
     except ValueError as error:
         raise ConfigError(f"--as-of {text!r} is not an ISO 8601 timestamp") from error
     if moment.tzinfo is None:
-        raise ConfigError(f"--as-of {text!r} needs a timezone, e.g. {text}Z")
+        raise ConfigError(f"--as-of {text!r} needs a timezone, e.g. {moment.isoformat()}Z")
     return moment
 
 

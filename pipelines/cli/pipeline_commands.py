@@ -21,14 +21,14 @@ from pipelines.calendly import WindowProgress
 from pipelines.calendly.config import parse_start_date, resolve_settings
 from pipelines.cli.main import app
 from pipelines.errors import ConfigError
+from pipelines.models.report import render_report
+from pipelines.models.runner import build_models
 from pipelines.runner import (
     DEFAULT_DUCKDB_PATH,
     RunSummary,
     StatusReport,
-    build_models_if_available,
     make_pipeline,
     read_status,
-    render_report_if_available,
     run_extraction,
 )
 
@@ -102,9 +102,8 @@ def _print_counts(counts: dict[str, tuple[int, int]]) -> None:
 
 
 def _build_models(pipeline: Any, as_of: datetime | None) -> None:
-    result = build_models_if_available(pipeline, as_of)
-    if result is not None:
-        typer.echo(f"models built: {len(getattr(result, 'models', []) or [])}")
+    result = build_models(pipeline, as_of=as_of)
+    typer.echo(f"models built: {len(result.models)}")
 
 
 def _extract_and_build(
@@ -243,9 +242,7 @@ def demo_command(
     )
     _print_summary(summary)
     _build_models(pipeline, store.clock.now())
-    report = render_report_if_available(pipeline)
-    if report:
-        typer.echo(report.rstrip("\n"))
+    typer.echo(render_report(pipeline).rstrip("\n"))
     typer.echo(f"loaded into {database.resolve()} (dataset calendly, marts calendly_analytics)")
 
 

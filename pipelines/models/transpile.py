@@ -53,7 +53,7 @@ def as_of_literal(as_of: datetime) -> str:
     """A UTC ``timestamptz`` SQL literal for ``as_of`` (microsecond precision)."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
-    text = as_of.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+    text = as_of.astimezone(UTC).isoformat(sep=" ", timespec="microseconds")  # 4-digit year
     return f"cast('{text}' as timestamptz)"
 
 
