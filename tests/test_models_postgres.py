@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import uuid
@@ -19,6 +20,7 @@ from model_fixtures import (
     snapshot_marts,
 )
 
+from pipelines.models.catalog import load_catalog
 from pipelines.models.errors import ModelBuildError
 from pipelines.models.report import render_report
 from pipelines.models.runner import analytics_schema_of, build_models, run_sql_tests
@@ -106,3 +108,78 @@ def test_report_is_the_same_from_postgres(
     assert from_postgres["utm_sources"] and from_postgres["months"]
     assert from_postgres == json.loads(render_report(duck, fmt="json"))
     assert render_report(postgres) == render_report(duck)
+
+
+@pytest.fixture
+def analyst_schema(both_warehouses: tuple[dlt.Pipeline, dlt.Pipeline]) -> Iterator[str]:
+    _, postgres = both_warehouses
+    schema = f"analyst_{uuid.uuid4().hex[:8]}"
+    with postgres.sql_client() as client:
+        client.execute_sql(f'create schema "{schema}"')
+    yield schema
+    with postgres.sql_client() as client:
+        client.execute_sql(f'drop schema if exists "{schema}" cascade')
+
+
+def _count(postgres: dlt.Pipeline, relation: str) -> int:
+    with postgres.sql_client() as client:
+        return int(client.execute_sql(f"select count(*) from {relation}")[0][0])
+
+
+def test_analysts_views_on_the_marts_survive_a_rebuild(
+    both_warehouses: tuple[dlt.Pipeline, dlt.Pipeline], analyst_schema: str
+) -> None:
+    _, postgres = both_warehouses
+    marts = analytics_schema_of(postgres)
+    canceled = f'"{analyst_schema}".canceled'
+    with postgres.sql_client() as client:
+        client.execute_sql(
+            f"create view {canceled} as select booking_id, canceler_type "
+            f"from {marts}.fct_bookings where outcome = 'canceled'"
+        )
+        client.execute_sql(  # a view on a view
+            f'create view "{analyst_schema}".canceled_by_host as '
+            f"select * from {canceled} where canceler_type = 'host'"
+        )
+        client.execute_sql(
+            f'create materialized view "{analyst_schema}".sources as '
+            f"select utm_source, sum(bookings) as bookings from {marts}.metrics_utm_attribution "
+            "group by utm_source"
+        )
+    before = {name: _count(postgres, f'"{analyst_schema}".{name}')
+              for name in ("canceled", "canceled_by_host", "sources")}  # fmt: skip
+    assert before["canceled"] > before["canceled_by_host"] > 0 and before["sources"] > 1
+
+    build_models(postgres, as_of=DEFAULT_NOW)
+
+    after = {name: _count(postgres, f'"{analyst_schema}".{name}')
+             for name in ("canceled", "canceled_by_host", "sources")}  # fmt: skip
+    assert after == before
+
+
+def test_a_view_that_reads_a_dropped_column_fails_the_build_and_loses_nothing(
+    both_warehouses: tuple[dlt.Pipeline, dlt.Pipeline], analyst_schema: str
+) -> None:
+    _, postgres = both_warehouses
+    marts = analytics_schema_of(postgres)
+    with postgres.sql_client() as client:
+        client.execute_sql(
+            f'create view "{analyst_schema}".held as select booking_id '
+            f"from {marts}.fct_bookings where outcome = 'completed'"
+        )
+    before = snapshot_marts(postgres)
+    held = _count(postgres, f'"{analyst_schema}".held')
+    catalog = load_catalog()  # a new version of fct_bookings without booking_id
+    without_booking_id = "select outcome from ({sql}) as bookings"
+    models = tuple(
+        dataclasses.replace(model, sql=without_booking_id.format(sql=model.sql))
+        if model.name == "fct_bookings"
+        else model
+        for model in catalog.models
+        if "fct_bookings" not in model.refs
+    )
+    broken = dataclasses.replace(catalog, models=models)
+    with pytest.raises(ModelBuildError, match=f"{analyst_schema}.held"):
+        build_models(postgres, as_of=DEFAULT_NOW, catalog=broken)
+    assert snapshot_marts(postgres) == before
+    assert _count(postgres, f'"{analyst_schema}".held') == held

@@ -30,6 +30,7 @@ import dlt
 from dlt.destinations.exceptions import DatabaseException, DatabaseUndefinedRelation
 
 from pipelines.models.catalog import Catalog, Model, load_catalog
+from pipelines.models.dependents import restore_dependent_views, save_dependent_views
 from pipelines.models.errors import (
     MartsMissingError,
     ModelBuildError,
@@ -265,7 +266,12 @@ def _build_in_transaction(
     target = render_target_for(client, schema, as_of)
     with client.begin_transaction():
         _create_schema(client, schema)
-        return [_build_model(client, model, target) for model in catalog.models]
+        kept = save_dependent_views(client, schema, {model.name for model in catalog.models})
+        built = [_build_model(client, model, target) for model in catalog.models]
+        for view in kept:
+            with _errors_named(f"{view.schema}.{view.name} (a view that reads the models)"):
+                restore_dependent_views(client, [view])
+        return built
 
 
 def _build_and_swap(
