@@ -237,7 +237,8 @@ def test_build_result_lists_models_and_runs_tests_on_request(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("dialect", ["snowflake", "bigquery", "redshift", "databricks", "tsql"])
-def test_every_model_transpiles_to_other_warehouses(dialect: str) -> None:
+def test_every_model_renders_for_other_warehouses_never_run_there(dialect: str) -> None:
+    """Only the rendering is checked (refs, sources, as_of placeholders); see README."""
     target = RenderTarget(
         dialect=dialect,
         qualify_model=lambda name: f"analytics.{name}",

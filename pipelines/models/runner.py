@@ -42,6 +42,8 @@ from pipelines.models.transpile import RenderTarget, render_sql
 logger = logging.getLogger(__name__)
 
 SWAP_SUFFIX = "__next"
+# dialects whose DROP VIEW / DROP TABLE take CASCADE (BigQuery, Snowflake views, T-SQL don't)
+CASCADE_DIALECTS = frozenset({"duckdb", "postgres", "redshift"})
 TEST_SAMPLE_ROWS = 5
 
 
@@ -301,7 +303,8 @@ def _build_model(client: Any, model: Model, target: RenderTarget) -> BuiltModel:
     kind = model.materialization
     ref = f"{{{{ ref('{model.name}') }}}}"
     with _errors_named(model.name):
-        _run(client, f"drop {kind} if exists {ref} cascade", target)
+        cascade = " cascade" if target.dialect in CASCADE_DIALECTS else ""
+        _run(client, f"drop {kind} if exists {ref}{cascade}", target)
         _run(client, f"create {kind} {ref} as\n{model.sql}", target)
     seconds = time.perf_counter() - started
     logger.info("built %s %s in %.3fs", kind, model.name, seconds)
