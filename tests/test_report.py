@@ -17,6 +17,7 @@ import pytest
 from model_fixtures import duckdb_pipeline, fetch_rows, load_store
 
 from pipelines.cli.main import main
+from pipelines.models import report as report_module
 from pipelines.models.errors import MartsMissingError, WarehouseUnavailableError
 from pipelines.models.report import render_report
 from pipelines.models.runner import build_models
@@ -83,6 +84,19 @@ def test_table_report_is_readable(warehouse: dlt.Pipeline) -> None:
     assert "No-shows and cancellations by month of the meeting" in lines
     first_month = report["months"][0]
     assert any(line.startswith(first_month["month"][:7]) for line in lines)
+
+
+def test_table_report_says_how_many_sources_it_leaves_out(
+    warehouse: dlt.Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sources = json.loads(render_report(warehouse, fmt="json"))["utm_sources"]
+    assert len(sources) > 3
+    assert "more (--format json" not in render_report(warehouse)
+    monkeypatch.setattr(report_module, "TOP_SOURCES", 3)
+    lines = render_report(warehouse).splitlines()
+    note = f"... and {len(sources) - 3} more (--format json or csv lists every source)"
+    shown = lines[3 : lines.index(note)]
+    assert [line.split()[0] for line in shown] == [line["utm_source"] for line in sources[:3]]
 
 
 def test_csv_report_has_the_same_figures_as_json(warehouse: dlt.Pipeline) -> None:

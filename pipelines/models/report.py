@@ -209,6 +209,9 @@ def _as_table(report: Report) -> str:
         for line in report.months
     ]
     sources = _grid(["utm_source", "bookings", "show rate", "cancel rate"], source_rows)
+    hidden = len(report.sources) - TOP_SOURCES
+    if hidden > 0:
+        sources += f"\n... and {hidden} more (--format json or csv lists every source)"
     months = _grid(
         ["month", "bookings", "held", "no-show rate", "canceled", "cancel rate", "late"],
         month_rows,
