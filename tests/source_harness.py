@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from pipelines.calendly.config import CalendlySettings, resolve_settings
@@ -80,6 +81,9 @@ def make_harness(folder: Path, size: str = "small", seed: int = 7, **config: Any
 # ---- flattening the simulator's objects the way dlt does -----------------------------
 
 
+SNAKE_CASE = NamingConvention()  # dlt's default naming of columns and child tables
+
+
 def _value(key: str, value: Any) -> Any:
     if isinstance(value, str) and key.endswith(("_at", "_time")):
         try:
@@ -94,7 +98,7 @@ def _flatten(obj: Mapping[str, Any], table: str, prefix: str = "") -> dict[str, 
     row: dict[str, Any] = {}
     children: dict[str, list[Any]] = {}
     for key, value in obj.items():
-        name = f"{prefix}{key}"
+        name = f"{prefix}{SNAKE_CASE.normalize_identifier(key)}"  # conferenceCallInfo -> ...
         if isinstance(value, dict):
             nested = _flatten(value, table, f"{name}__")
             row.update(nested["row"])

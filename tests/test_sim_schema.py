@@ -239,6 +239,19 @@ def test_every_event_validates_and_covers_every_location_and_optional_object(
     assert {"cancellation" in event for event in served_events} == {True, False}
     assert {event["calendar_event"] is None for event in served_events} == {True, False}
     assert {len(event["event_guests"]) > 0 for event in served_events} == {True, False}
+    conferences = [event["location"] for event in served_events
+                   if event["location"] and "status" in event["location"]]  # fmt: skip
+    assert {conference["status"] for conference in conferences} == {"pushed", "failed"}
+    assert {conference["data"] is None for conference in conferences} == {True, False}
+    with_data = {conference["type"] for conference in conferences if conference["data"]}
+    assert with_data == {"zoom_conference", "zoom", "microsoft_teams_conference",
+                         "webex_conference", "gotomeeting"}  # fmt: skip
+    teams = [
+        conference["data"]
+        for conference in conferences
+        if conference["type"] == "microsoft_teams_conference" and conference["data"]
+    ]
+    assert {data["audioConferencing"] is None for data in teams} == {True, False}
 
 
 def test_every_invitee_validates_and_covers_optional_objects(

@@ -99,9 +99,38 @@ def _location_for(event_uuid: str, kind: str | None) -> Resource | None:
     if kind in _PLACE_LOCATIONS:
         return {"type": kind, "location": _PLACE_LOCATIONS[kind]}
     if kind in _CONFERENCE_URLS:
+        if event_uuid.startswith("f"):  # ~1 in 16: the provider never created the meeting
+            return {"type": kind, "status": "failed", "join_url": None, "data": None}
         url = _CONFERENCE_URLS[kind].format(uuid=event_uuid, short=event_uuid[:8])
-        return {"type": kind, "status": "pushed", "join_url": url, "data": None}
+        return {"type": kind, "status": "pushed", "join_url": url,
+                "data": _conference_data(kind, event_uuid)}  # fmt: skip
     return {"type": kind, "location": None}
+
+
+def _conference_data(kind: str, event_uuid: str) -> Resource | None:
+    """The provider's metadata of a created conference, as the spec shapes it.
+
+    Derived from the event uuid (no random draws), so seeds stay stable.
+    """
+    digits = str(int(event_uuid.replace("-", "")[:12], 16))[:10]
+    if kind in ("zoom_conference", "zoom"):
+        dial_in = {"number": "+1 6465588656", "country": "US", "type": "toll",
+                   "city": "New York", "country_name": "US"}  # fmt: skip
+        return {"id": digits, "settings": {"global_dial_in_numbers": [dial_in]},
+                "extra": {"intl_numbers_url": "https://zoom.us/u/acme"},
+                "password": digits[-6:]}  # fmt: skip
+    if kind == "microsoft_teams_conference":
+        audio = None if event_uuid[1] in "01234567" else {
+            "conferenceId": digits, "dialinUrl": f"https://dialin.teams.microsoft.com/{digits}",
+            "tollNumber": "+1 323-555-0166"}  # fmt: skip
+        return {"id": event_uuid, "audioConferencing": audio}
+    if kind == "webex_conference":
+        number = {"label": "US Toll", "callInNumber": "14086380986", "tollType": "toll"}
+        return {"id": digits, "telephony": {"callInNumbers": [number]}, "password": digits[:8]}
+    if kind == "gotomeeting":
+        call_in = "United States: +1 872 240 3311"
+        return {"uniqueMeetingId": int(digits), "conferenceCallInfo": call_in}
+    return None  # Google Meet: no metadata
 
 
 def _membership_entry(user: Resource) -> Resource:
