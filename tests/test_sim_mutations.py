@@ -87,7 +87,7 @@ def test_book_refuses_bad_requests(store: Store) -> None:
     assert (past.status, past.title) == (400, "Invalid Argument")
     assert _error(lambda: _book(store, event_type_uuid="nope")).status == 404
     store.event_types[DEMO]["active"] = False
-    assert "not active" in _error(lambda: _book(store)).message
+    assert "not active" in _error(lambda: _book(store)).details[0]["message"]
 
 
 def test_join_group_event_until_full(store: Store, recorder: Recorder) -> None:
@@ -106,7 +106,7 @@ def test_join_group_event_until_full(store: Store, recorder: Recorder) -> None:
     full = _error(lambda: mutations.book(store, event_type_uuid=WEBINAR, start_time=start,
                                           email="x@example.com", name="X",
                                           event_uuid=uuid_of(event["uri"])))  # fmt: skip
-    assert full.status == 400 and "full" in full.message
+    assert full.status == 400 and "full" in full.details[0]["message"]
     wrong = _error(lambda: mutations.book(store, event_type_uuid=WEBINAR,
                                            start_time=start + timedelta(hours=1),
                                            email="x@example.com", name="X",
@@ -166,7 +166,7 @@ def test_host_cancel_cancels_every_active_invitee(store: Store, recorder: Record
 def test_cannot_cancel_a_meeting_that_started(store: Store) -> None:
     held = next(i for i in store.invitees.values() if i["email"] == "group-a@example.com")
     error = _error(lambda: mutations.cancel_event(store, uuid_of(held["event"])))
-    assert error.status == 400 and "started" in error.message
+    assert error.status == 400 and "started" in error.details[0]["message"]
 
 
 # ---- reschedule ---------------------------------------------------------------------

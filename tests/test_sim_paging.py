@@ -10,7 +10,15 @@ import httpx
 import pytest
 
 from pipelines.simulator import SimConfig, Simulator, generate_organization
-from pipelines.simulator.store import Resource, Store, format_ts, parse_ts, uri_of, uuid_of
+from pipelines.simulator.store import (
+    Resource,
+    SimulatorError,
+    Store,
+    format_ts,
+    parse_ts,
+    uri_of,
+    uuid_of,
+)
 
 BASE = "https://api.calendly.com"
 
@@ -442,3 +450,43 @@ def test_previous_page_on_in_memory_lists(store: Store, admin: httpx.Client, sor
     assert [p["collection"] for p in back[::-1]] == [p["collection"] for p in pages]
     names = [t["name"].lower() for p in pages for t in p["collection"]]
     assert names == sorted(names, reverse=sort.endswith("desc"))
+
+
+def test_a_time_filter_without_a_zone_is_utc_whatever_the_machines_zone(
+    admin: httpx.Client, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    params = {"organization": org_uri(store), "count": 100}
+    with_zone = walk(admin, "/scheduled_events",
+                     {**params, "min_start_time": "2025-06-01T00:00:00Z"})  # fmt: skip
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        naive = walk(
+            admin, "/scheduled_events", {**params, "min_start_time": "2025-06-01T00:00:00"}
+        )
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert naive == with_zone
+    assert parse_ts("2025-06-01T00:00:00") == parse_ts("2025-06-01T00:00:00Z")
+
+
+def test_page_tokens_dead_for_a_day_are_forgotten() -> None:
+    from pipelines.simulator.pagination import FORGET_AFTER, PRUNE_EVERY, PageTokens
+    from pipelines.simulator.store import SimClock
+
+    clock = SimClock(parse_ts("2026-01-15T12:00:00Z"))
+    tokens = PageTokens(clock.now)
+    old = tokens.issue(("a",), True, "f")
+    clock.advance(FORGET_AFTER + timedelta(seconds=1))
+    with pytest.raises(SimulatorError) as expired:
+        tokens.resolve(old, "f")
+    assert expired.value.details[0]["message"].startswith("has expired")
+    recent = [tokens.issue(("b",), True, "f") for _ in range(PRUNE_EVERY - 1)]
+    assert len(tokens._cursors) == PRUNE_EVERY - 1  # the PRUNE_EVERY-th issue dropped the old one
+    with pytest.raises(SimulatorError) as forgotten:
+        tokens.resolve(old, "f")
+    assert forgotten.value.details[0]["message"] == "is invalid"
+    assert tokens.resolve(recent[-1], "f").key == ("b",)

@@ -17,6 +17,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from pipelines.simulator.pagination import invalid_argument
 from pipelines.simulator.store import (
     API_BASE,
     Resource,
@@ -52,9 +53,9 @@ def _not_found(what: str) -> SimulatorError:
     return SimulatorError(404, "Resource Not Found", f"The {what} you requested does not exist.")
 
 
-def _invalid(message: str, parameter: str | None = None) -> SimulatorError:
-    details = [{"parameter": parameter, "message": message}] if parameter else None
-    return SimulatorError(400, "Invalid Argument", message, details)
+def _invalid(message: str, parameter: str) -> SimulatorError:
+    """Calendly's 400: the standard message, the specific one in ``details``."""
+    return invalid_argument(parameter, message)
 
 
 def _get(collection: dict[str, Resource], uuid: str, what: str) -> Resource:

@@ -80,6 +80,10 @@ class Page:
         return {"collection": self.collection, "pagination": self.pagination}
 
 
+PRUNE_EVERY = 1000  # tokens issued between two clean-ups
+FORGET_AFTER = timedelta(days=1)  # older tokens answer "is invalid" instead of "has expired"
+
+
 class PageTokens:
     """Issues and resolves opaque page tokens; thread-safe and deterministic.
 
@@ -108,8 +112,19 @@ class PageTokens:
         with self._lock:
             self._counter += 1
             token = self._token_text(self._counter)
-            self._cursors[token] = Cursor(key, forward, fingerprint, self._now())
+            now = self._now()
+            self._cursors[token] = Cursor(key, forward, fingerprint, now)
+            if self._counter % PRUNE_EVERY == 0:
+                self._forget_issued_before(now - max(self.ttl, FORGET_AFTER))
         return token
+
+    def _forget_issued_before(self, moment: datetime) -> None:
+        """Drop long-dead cursors (oldest first) so a long-running server stays small."""
+        while self._cursors:
+            oldest = next(iter(self._cursors))
+            if self._cursors[oldest].issued_at >= moment:
+                return
+            del self._cursors[oldest]
 
     def resolve(self, token: str, fingerprint: str) -> Cursor:
         """The cursor of ``token``, or a 400 when it is unknown, foreign or expired."""

@@ -70,8 +70,12 @@ def format_ts(moment: datetime) -> str:
 
 
 def parse_ts(text: str) -> datetime:
-    """Parse a Calendly timestamp (``Z`` or offset) into an aware UTC datetime."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+    """Parse a Calendly timestamp (``Z`` or offset; none means UTC) into an aware UTC datetime.
+
+    A timestamp without a zone is read as UTC, never as the machine's local time.
+    """
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class SimClock:
