@@ -103,7 +103,12 @@ def make_pipeline(
                 "DuckDB names the catalog after the file and rejects the ambiguous names; "
                 f"use another file name, e.g. --duckdb {DEFAULT_DUCKDB_PATH}"
             )
-        database.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            database.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConfigError(
+                f"cannot create the folder of --duckdb {database}: {error.strerror}"
+            ) from None
         target: Any = dlt.destinations.duckdb(str(database))
         state_dir: Path | str | None = pipelines_dir or database.parent / f".{database.name}.dlt"
     elif duckdb_path is not None:

@@ -131,7 +131,11 @@ def test_bad_option_values_are_config_errors(
     served_org: Simulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert main(["backfill", "--since", "last tuesday", "--skip-models"]) == 2
-    assert "start_date must be a date like 2024-01-31" in capsys.readouterr().err
+    assert "--since must be a date like 2024-01-31" in capsys.readouterr().err
+    assert main(["run", "--duckdb", "/proc/no/such/x.duckdb", "--skip-models"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: cannot create the folder of --duckdb /proc/no/such/x.duckdb:"
+    )
     assert main(["run", "--duckdb", "calendly.duckdb", "--skip-models"]) == 2
     assert "cannot hold the dataset 'calendly'" in capsys.readouterr().err
     assert main(["run", "--destination", "nosuch", "--skip-models"]) == 2

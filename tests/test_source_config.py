@@ -73,6 +73,8 @@ def test_empty_strings_count_as_not_set(monkeypatch: pytest.MonkeyPatch) -> None
     [
         ({"lookback_days": "soon"}, "lookback_days must be a whole number"),
         ({"window_days": 0}, "window_days must be at least 1"),
+        ({"window_days": 100_000_000}, "window_days must be at most 36500"),
+        ({"max_concurrency": 1000}, "max_concurrency must be at most 64"),
         ({"scope": "team"}, "scope must be 'organization' or 'user'"),
         ({"start_date": "yesterday"}, "start_date must be a date like 2024-01-31"),
         ({"base_url": "api.calendly.com"}, r"base_url must be an http\(s\) URL"),

@@ -108,6 +108,31 @@ def test_non_admin_token_with_user_scope_loads_that_users_events(
     assert member_uri in loaded_tree(pipeline, "users")
 
 
+def test_a_narrower_scope_on_a_loaded_dataset_is_refused_unless_full_refresh(
+    tiny_harness: SourceHarness,
+) -> None:
+    store = tiny_harness.store
+    pipeline = tiny_harness.pipeline()
+    tiny_harness.run(pipeline)
+    live_events = len(loaded_tree(pipeline, "scheduled_events"))
+    assert live_events == len(store.events)
+    admin_only = tiny_harness.settings(scope="user")
+
+    refused = r"holds scope=organization data of .* this run reads scope=user data of .*--full"
+    with pytest.raises(ConfigError, match=refused):
+        tiny_harness.run(pipeline, settings=admin_only)
+    assert len(loaded_tree(pipeline, "scheduled_events")) == live_events  # nothing marked
+
+    tiny_harness.run(pipeline, settings=admin_only, full_refresh=True)
+    admin = store.users[store.personal_access_tokens[store.admin_token]]["uri"]
+    hosted = {e["uri"] for e in store.events.values()
+              if any(m["user"] == admin for m in e["event_memberships"])}  # fmt: skip
+    assert set(loaded_tree(pipeline, "scheduled_events")) == hosted
+    tiny_harness.run(pipeline, settings=admin_only)  # the new share is now the recorded one
+    with pytest.raises(ConfigError, match="holds scope=user data"):
+        tiny_harness.run(pipeline)
+
+
 def test_organization_scope_with_a_member_token_fails_with_advice(
     tiny_harness: SourceHarness,
 ) -> None:

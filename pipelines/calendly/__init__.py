@@ -127,6 +127,13 @@ class _Context:
         organization = self.settings.organization or cached["organization"]
         return {"user": cached["user"], "organization": organization}
 
+    def reach(self) -> dict[str, str | None]:
+        """What this run reads: the scope, the organization and, in user scope, the user."""
+        identity = self.identity
+        user = identity["user"] if self.settings.scope == "user" else None
+        organization = identity["organization"]
+        return {"scope": self.settings.scope, "organization": organization, "user": user}
+
     def owner_query(self) -> dict[str, str]:
         """``organization=`` (organization scope) or ``user=`` (user scope) of list calls."""
         identity = self.identity
@@ -320,6 +327,7 @@ def _scheduled_events_resource(context: _Context) -> DltResource:
         """Events of the run's windows, oldest first; checkpoints after each window."""
         state = SyncState(dlt.current.source_state())
         state.clear_pending_deletions()
+        state.check_reach(context.reach(), context.full_refresh)
         cursor = state.begin_run(_run_request(context))
         context.refetch_all = cursor.refetch_all
         context.ended_since = no_show_recheck_start(

@@ -118,6 +118,14 @@ _MINIMUM = {
     "requests_per_minute": 1,
     "checkpoint_events": 1,
 }
+_DAYS_MAXIMUM = 36_500  # a century: beyond it dates overflow, and no Calendly data is that old
+_MAXIMUM = {
+    "lookback_days": _DAYS_MAXIMUM,
+    "no_show_lookback_days": _DAYS_MAXIMUM,
+    "horizon_days": _DAYS_MAXIMUM,
+    "window_days": _DAYS_MAXIMUM,
+    "max_concurrency": 64,
+}
 
 
 def resolve_settings(*, require_credentials: bool = True, **explicit: Any) -> CalendlySettings:
@@ -197,6 +205,8 @@ def _as_int(key: str, value: Any) -> int:
         raise ConfigError(f"{key} must be a whole number, got {value!r}") from error
     if number < _MINIMUM[key]:
         raise ConfigError(f"{key} must be at least {_MINIMUM[key]}, got {number}")
+    if key in _MAXIMUM and number > _MAXIMUM[key]:
+        raise ConfigError(f"{key} must be at most {_MAXIMUM[key]}, got {number}")
     return number
 
 

@@ -156,7 +156,12 @@ def backfill_command(
 ) -> None:
     """Re-read every event and invitee starting on or after --since."""
     _quiet_dlt()
-    start = parse_start_date(since)
+    try:
+        start = parse_start_date(since)
+    except ConfigError:
+        raise ConfigError(
+            f"--since must be a date like 2024-01-31 or an ISO timestamp, got {since!r}"
+        ) from None
     if start > datetime.now(UTC):
         raise ConfigError(f"--since {since} is in the future")
     pipeline = make_pipeline(

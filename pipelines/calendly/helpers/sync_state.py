@@ -155,6 +155,31 @@ class SyncState:
         """Summaries of the last completed runs, oldest first."""
         return list(self._state.get("history", []))
 
+    def check_reach(self, reach: Mapping[str, str | None], full_refresh: bool) -> None:
+        """Refuse to read a different share of Calendly into the same dataset.
+
+        ``reach`` is what a run reads: scope, organization and (user scope) the
+        token user. Its rows are compared with what the dataset holds, so a
+        narrower read would mark everything it does not see as deleted. The
+        first run records its reach; ``--full-refresh`` replaces the data (and
+        the recorded reach) on purpose.
+
+        Raises:
+            ConfigError: The reach differs and no full refresh was asked for.
+        """
+        wanted = dict(reach)
+        held = self._state.get("reach")
+        if held and held != wanted:
+            if not full_refresh:
+                raise ConfigError(
+                    f"this dataset holds {_describe_reach(held)}, but this run reads "
+                    f"{_describe_reach(wanted)}; rows it cannot see would be marked deleted. "
+                    "Load it into another --duckdb file or dataset, or pass --full-refresh "
+                    "to replace the data with the new share"
+                )
+            logger.warning("full refresh: the dataset now holds %s", _describe_reach(wanted))
+        self._state["reach"] = wanted
+
     def begin_run(self, request: RunRequest) -> RunCursor:
         """Resume the run in progress, or plan a new one.
 
@@ -242,6 +267,12 @@ class SyncState:
 
 
 # ---- fingerprints -----------------------------------------------------------
+
+
+def _describe_reach(reach: Mapping[str, Any]) -> str:
+    if reach.get("scope") == "user":
+        return f"scope=user data of {reach.get('user')}"
+    return f"scope=organization data of {reach.get('organization')}"
 
 
 def _require_start_before(start: datetime, end: datetime) -> None:
