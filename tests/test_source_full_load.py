@@ -44,6 +44,27 @@ def test_full_load_equals_the_simulator_state(small_harness: SourceHarness) -> N
     assert answers[0][0] == expected_answers > 0
 
 
+def test_webhook_subscriptions_are_loaded_and_replaced(tiny_harness: SourceHarness) -> None:
+    store = tiny_harness.store
+    organization = store.organization["uri"]
+    headers = {"Authorization": f"Bearer {store.admin_token}"}
+    with httpx.Client(transport=tiny_harness.sim.transport(), base_url="https://api.calendly.com",
+                      headers=headers) as client:  # fmt: skip
+        for url in ("https://crm.example/hook", "https://chat.example/hook"):
+            hook = {"url": url, "events": ["invitee.created", "invitee.canceled"],
+                    "organization": organization, "scope": "organization"}  # fmt: skip
+            assert client.post("/webhook_subscriptions", json=hook).status_code == 201
+        pipeline = tiny_harness.pipeline()
+        tiny_harness.run(pipeline)
+        assert_matches_store(pipeline, store, ["webhook_subscriptions"])
+        assert len(loaded_tree(pipeline, "webhook_subscriptions")) == 2
+        gone = next(iter(store.webhook_subscriptions))
+        assert client.delete(f"/webhook_subscriptions/{gone}").status_code == 204
+    tiny_harness.run(pipeline)
+    loaded = loaded_tree(pipeline, "webhook_subscriptions")
+    assert len(loaded) == 1 and f"/webhook_subscriptions/{gone}" not in next(iter(loaded))
+
+
 def test_timestamps_are_timezone_aware_utc(tiny_harness: SourceHarness) -> None:
     pipeline = tiny_harness.pipeline()
     tiny_harness.run(pipeline)
