@@ -3,7 +3,8 @@
 A run (``run_extraction``):
 
 1. takes the pipeline's lock (two runs on one pipeline would interleave
-   checkpoints); a lock left by a dead process is taken over;
+   checkpoints); a lock whose process is gone is taken over, one of a live
+   process on this host never (see :func:`pipeline_lock`);
 2. syncs dlt state with the destination, loads packages a crashed run left
    behind and applies their pending soft deletes;
 3. extracts ``scheduled_events`` + ``invitees`` window by window; after every
@@ -50,6 +51,7 @@ from pipelines.errors import CalendlyEltError, ConfigError
 logger = logging.getLogger(__name__)
 
 DEFAULT_DUCKDB_PATH = Path(DEFAULT_DUCKDB_FILE)
+# only for a lock written by another host, whose process cannot be checked from here
 LOCK_STALE_AFTER_SECONDS = 24 * 3600
 _SECRET_FIELDS = ("access_token", "client_id", "client_secret", "refresh_token")
 
@@ -157,8 +159,13 @@ def lock_path(pipeline: dlt.Pipeline) -> Path:
 def pipeline_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock file while the block runs.
 
-    A lock whose process is gone (same host), or older than a day, is stale
-    and taken over with a warning.
+    The lock is a local file: it keeps two runs on one machine (or sharing
+    the pipeline folder) apart, not two machines loading one warehouse. A
+    lock written on this host is stale only when its process is gone (or the
+    pid now names a newer process): a live run keeps it however long it
+    takes. A lock written by another host, whose process cannot be checked,
+    is stale after ``LOCK_STALE_AFTER_SECONDS``. A stale lock is taken over
+    with a warning.
 
     Raises:
         PipelineLockedError: A live run holds the lock.
@@ -171,8 +178,46 @@ def pipeline_lock(path: Path) -> Iterator[None]:
         path.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class LockHolder:
+    """The run that holds a pipeline lock.
+
+    Attributes:
+        pid: Its process id (on ``host``).
+        host: The host name it runs on.
+        since: When it took the lock (None if the lock file does not say).
+    """
+
+    pid: int | None
+    host: str | None
+    since: datetime | None
+
+    @property
+    def on_this_host(self) -> bool:
+        """Whether the holder runs on this machine."""
+        return self.host == socket.gethostname()
+
+
+def live_lock_holder(path: Path) -> LockHolder | None:
+    """The live run holding the lock at ``path``; None if there is no lock or it is stale."""
+    if not path.exists():
+        return None
+    holder = _read_lock(path)
+    if not holder or _is_stale(holder):
+        return None
+    pid, since = holder.get("pid"), holder.get("since")
+    return LockHolder(
+        pid=pid if isinstance(pid, int) else None,
+        host=str(holder["host"]) if holder.get("host") else None,
+        since=datetime.fromtimestamp(since, UTC) if isinstance(since, int | float) else None,
+    )
+
+
 def _acquire(path: Path) -> None:
-    owner = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()})
+    owner = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+    started = _process_start(os.getpid())
+    if started is not None:
+        owner["process_start"] = started
     for _ in range(2):
         try:
             handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -188,7 +233,7 @@ def _acquire(path: Path) -> None:
             path.unlink(missing_ok=True)
             continue
         with os.fdopen(handle, "w") as lock_file:
-            lock_file.write(owner)
+            lock_file.write(json.dumps(owner))
         return
     raise PipelineLockedError(f"cannot take the pipeline lock {path}")
 
@@ -202,15 +247,15 @@ def _read_lock(path: Path) -> dict[str, Any]:
 
 
 def _is_stale(holder: dict[str, Any]) -> bool:
+    """Whether a lock's run is gone (see :func:`pipeline_lock`)."""
+    if holder.get("host") == socket.gethostname():
+        return not _process_alive(holder.get("pid"), holder.get("process_start"))
     since = holder.get("since")
-    if not isinstance(since, int | float) or time.time() - since > LOCK_STALE_AFTER_SECONDS:
-        return True
-    if holder.get("host") != socket.gethostname():
-        return False
-    return not _process_alive(holder.get("pid"))
+    return not isinstance(since, int | float) or time.time() - since > LOCK_STALE_AFTER_SECONDS
 
 
-def _process_alive(pid: Any) -> bool:
+def _process_alive(pid: Any, process_start: Any = None) -> bool:
+    """Whether ``pid`` runs; with ``process_start``, whether it is still that same process."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
@@ -218,8 +263,27 @@ def _process_alive(pid: Any) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
+    if isinstance(process_start, str):
+        current = _process_start(pid)
+        # a pid reused by a newer process (after a crash, a reboot, a container restart)
+        return current is None or current == process_start
     return True
+
+
+def _process_start(pid: int) -> str | None:
+    """An identity of the process ``pid``: boot id + start time in ticks (Linux; else None).
+
+    Unlike the pid alone it changes when the pid is reused, and it is read
+    from the kernel, so no clock is compared.
+    """
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()  # after "pid (comm) ": field 3 onward
+    return f"{boot}:{fields[19]}" if len(fields) > 19 else None
 
 
 # ---- the run ---------------------------------------------------------------------

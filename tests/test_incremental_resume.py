@@ -6,6 +6,7 @@ bursts, 5xx and dropped connections end with the same data as a clean run.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -222,6 +223,68 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tiny_harness: SourceHarnes
     path.parent.mkdir(parents=True, exist_ok=True)
     host = socket.gethostname()
     path.write_text(f'{{"pid": {dead.stdout.strip()}, "host": "{host}", "since": {time.time()}}}')
+
+    summary = tiny_harness.run(pipeline)
+
+    assert summary.events == len(tiny_harness.store.events)
+    assert not path.exists()
+
+
+_HOLD_LOCK = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from pipelines.runner import pipeline_lock
+    with pipeline_lock(Path(sys.argv[1])):
+        print("locked", flush=True)
+        sys.stdin.read()
+    """
+)
+
+
+def test_a_day_old_lock_of_a_live_run_on_this_host_is_not_taken_over(
+    tiny_harness: SourceHarness,
+) -> None:
+    # a long backfill at 50 requests/min can hold the lock for more than a day
+    pipeline = tiny_harness.pipeline()
+    path = lock_path(pipeline)
+    with subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+            lock = json.loads(path.read_text())
+            lock["since"] -= 2 * 24 * 3600  # taken two days ago
+            path.write_text(json.dumps(lock))
+
+            with pytest.raises(PipelineLockedError, match=f"pid {holder.pid} on "):
+                tiny_harness.run(pipeline)
+            assert json.loads(path.read_text())["pid"] == holder.pid  # still its lock
+        finally:
+            assert holder.stdin is not None
+            holder.stdin.close()
+    assert holder.returncode == 0
+    assert not path.exists()  # released by its holder, not by the refused run
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="process identity needs /proc")
+def test_a_lock_whose_pid_now_names_another_process_is_taken_over(
+    tiny_harness: SourceHarness,
+) -> None:
+    # the run died and its pid was reused (e.g. pid 1 again after a container restart)
+    pipeline = tiny_harness.pipeline()
+    path = lock_path(pipeline)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = {
+        "pid": os.getpid(),  # alive, but not the process that took the lock
+        "host": socket.gethostname(),
+        "since": time.time(),
+        "process_start": "an-earlier-boot:12345",
+    }
+    path.write_text(json.dumps(lock))
 
     summary = tiny_harness.run(pipeline)
 
