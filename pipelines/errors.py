@@ -9,6 +9,8 @@ Messages must never contain secrets.
 
 from __future__ import annotations
 
+import re
+
 
 class CalendlyEltError(Exception):
     """Base of every expected, user-facing failure."""
@@ -20,3 +22,50 @@ class ConfigError(CalendlyEltError):
     """Missing or invalid configuration or command-line input."""
 
     exit_code = 2
+
+
+class DatabaseInUseError(CalendlyEltError):
+    """Another process holds the DuckDB file's lock (DuckDB allows one writing process)."""
+
+    exit_code = 3
+
+
+_DUCKDB_LOCK_CONFLICT = re.compile(
+    r'Could not set lock on file "(?P<path>[^"]+)"(?:[^\n]*?\(PID (?P<pid>\d+)\))?'
+)
+
+
+def database_in_use(error: BaseException) -> DatabaseInUseError | None:
+    """The one-line error for a DuckDB lock conflict found in ``error`` or what it wraps.
+
+    DuckDB refuses a second process on a file another process has open ("Could
+    not set lock on file ... Conflicting lock is held"); dlt wraps that in a
+    long message about credentials. Walks ``__cause__``, ``__context__`` and
+    dlt's ``exception`` attribute (``PipelineStepFailed``).
+
+    Returns:
+        The error to show, or None if ``error`` is not a lock conflict.
+    """
+    pending: list[BaseException] = [error]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, DatabaseInUseError):
+            return current
+        found = _DUCKDB_LOCK_CONFLICT.search(str(current))
+        if found:
+            holder = f"pid {found['pid']}: " if found["pid"] else ""
+            conflict = DatabaseInUseError(
+                f"the DuckDB file {found['path']} is in use by another process ({holder}a run, "
+                "a notebook or a duckdb shell): close it and retry"
+            )
+            conflict.__cause__ = error
+            return conflict
+        inner = getattr(current, "exception", None)
+        for linked in (current.__cause__, current.__context__, inner):
+            if isinstance(linked, BaseException):
+                pending.append(linked)
+    return None

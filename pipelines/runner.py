@@ -46,7 +46,7 @@ from pipelines.calendly import (
 from pipelines.calendly.config import CalendlySettings, build_client
 from pipelines.calendly.helpers.sync_state import SyncState
 from pipelines.calendly.settings import DEFAULT_DUCKDB_FILE, PIPELINE_NAME, RAW_DATASET
-from pipelines.errors import CalendlyEltError, ConfigError
+from pipelines.errors import CalendlyEltError, ConfigError, database_in_use
 
 logger = logging.getLogger(__name__)
 
@@ -468,7 +468,7 @@ def _clear_errors(doing: str) -> Iterator[None]:
     except CalendlyEltError:
         raise
     except Exception as error:
-        inner = _calendly_error_in(error)
+        inner = database_in_use(error) or _calendly_error_in(error)
         if inner is not None:
             raise inner from error
         raise ExtractionError(f"{doing} failed: {_one_line(error)}") from error
@@ -509,6 +509,9 @@ def row_counts(pipeline: dlt.Pipeline) -> dict[str, tuple[int, int]]:
             for table in tables:
                 counts[table] = _count(client, pipeline, table)
     except Exception as error:
+        in_use = database_in_use(error)
+        if in_use is not None:
+            raise in_use from error
         logger.info("cannot count rows: %s", error)
     return counts
 

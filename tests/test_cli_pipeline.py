@@ -6,7 +6,9 @@ import logging
 import os
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -194,3 +196,65 @@ def test_debug_shows_the_traceback_instead_of_one_line(
             main(["--debug", "run", "--skip-models"])
     finally:
         logging.getLogger("httpx").setLevel(httpx_level)  # --debug turned it up
+
+
+_HOLD_DUCKDB = textwrap.dedent(
+    """
+    import sys
+    import duckdb
+    from pipelines.runner import lock_path, make_pipeline, pipeline_lock
+    database, holder = sys.argv[1], sys.argv[2]
+    lock = pipeline_lock(lock_path(make_pipeline(duckdb_path=database)))
+    if holder == "run":
+        lock.__enter__()
+    # read-write: no other process can open the file; read-only: other readers can
+    connection = duckdb.connect(database, read_only=holder == "reader")
+    print("holding", flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+@contextmanager
+def _holding_duckdb(database: Path, holder: str) -> Iterator[int]:
+    """Another process with ``database`` open: a ``run`` (read-write, with the pipeline
+    lock), a ``notebook`` (read-write) or a ``reader`` (read-only)."""
+    with subprocess.Popen(
+        [sys.executable, "-c", _HOLD_DUCKDB, str(database), holder],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            assert process.stdout.readline() == "holding\n"
+            yield process.pid
+        finally:
+            process.stdin.close()
+
+
+def test_a_duckdb_file_open_in_another_process_is_one_line_for_every_command(
+    served_org: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--duckdb", "org.duckdb", "--skip-models"]) == 0
+    capsys.readouterr()
+    database = (tmp_path / "org.duckdb").resolve()
+
+    with _holding_duckdb(database, "notebook") as pid:  # no pipeline lock
+        results = {
+            command: (main([command, "--duckdb", "org.duckdb", *extra]), capsys.readouterr().err)
+            for command, extra in [
+                ("status", []),
+                ("run", ["--skip-models"]),
+                ("models", []),
+                ("report", []),
+            ]
+        }
+
+    message = (
+        f"error: the DuckDB file {database} is in use by another process (pid {pid}: a run, "
+        "a notebook or a duckdb shell): close it and retry\n"
+    )
+    assert results == {command: (3, message) for command in results}
+    assert main(["status", "--duckdb", "org.duckdb"]) == 0  # closed: it answers again
+    assert "last run: backfill" in capsys.readouterr().out

@@ -2,7 +2,8 @@
 
 Each command group lives in its own module and registers itself on ``app``;
 ``main`` is the single place that turns a ``CalendlyEltError`` into a one-line
-message on stderr and a non-zero exit (``--debug`` shows the traceback).
+message on stderr and a non-zero exit (``--debug`` shows the traceback). A
+DuckDB lock conflict, whatever wraps it, becomes one such line too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import typer
 # typer 0.29 vendors click; its parsing errors are these classes, not the click package's
 from typer._click import exceptions as click_errors
 
-from pipelines.errors import CalendlyEltError
+from pipelines.errors import CalendlyEltError, database_in_use
 
 app = typer.Typer(
     name="calendly-elt",
@@ -54,8 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     except CalendlyEltError as error:
         if _state["debug"]:
             raise
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
+        shown = database_in_use(error) or error
+        print(f"error: {shown}", file=sys.stderr)
+        return shown.exit_code
     except click_errors.NoArgsIsHelpError as error:  # a bare group: its help, as typer does
         text = error.ctx.get_help() if error.ctx else ""  # rich help prints itself
         if text.strip():
@@ -69,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    except Exception as error:  # a DuckDB lock conflict a command did not wrap; else a bug
+        in_use = database_in_use(error)
+        if in_use is None or _state["debug"]:
+            raise
+        print(f"error: {in_use}", file=sys.stderr)
+        return in_use.exit_code
     return result if isinstance(result, int) else 0
 
 

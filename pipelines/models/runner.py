@@ -29,6 +29,7 @@ from typing import Any
 import dlt
 from dlt.destinations.exceptions import DatabaseException, DatabaseUndefinedRelation
 
+from pipelines.errors import database_in_use
 from pipelines.models.catalog import Catalog, Model, load_catalog
 from pipelines.models.dependents import restore_dependent_views, save_dependent_views
 from pipelines.models.errors import (
@@ -103,13 +104,14 @@ def warehouse_client(pipeline: dlt.Pipeline) -> Iterator[Any]:
 
     Raises:
         WarehouseUnavailableError: the credentials are missing or the server refused.
+        DatabaseInUseError: another process has the DuckDB file open.
     """
     with ExitStack() as stack:
         try:
             opened: Any = pipeline.sql_client()
             client = stack.enter_context(opened)
         except Exception as error:
-            raise WarehouseUnavailableError(
+            raise database_in_use(error) or WarehouseUnavailableError(
                 f"cannot connect to the {_destination_name(pipeline)} warehouse: "
                 f"{_first_line(error)}"
             ) from error
