@@ -385,6 +385,7 @@ def _run_locked(
     dimensions = RunSummary()
     _extract(pipeline, dims.with_resources(*DIMENSION_RESOURCES), dimensions)
     summary.packages += dimensions.packages
+    _note_requests(pipeline, client.request_count)
     return summary
 
 
@@ -454,6 +455,19 @@ def _note_run(pipeline: dlt.Pipeline, summary: RunSummary) -> None:
         summary.windows, summary.events = last["windows"], last["events"]
         summary.invitee_calls = last["invitee_calls"]
         summary.kind = last["kind"]
+
+
+def _note_requests(pipeline: dlt.Pipeline, requests: int) -> None:
+    """Count the dimensions' requests too in the run's history entry.
+
+    The entry is written when the events are done, before the dimensions are
+    read. This update is saved locally only: it reaches the destination with
+    the next run's first load (a package for it alone would cost a load).
+    """
+    with pipeline.managed_state() as state:
+        history = state.get("sources", {}).get("calendly", {}).get("history")
+        if history:
+            history[-1]["requests"] = requests
 
 
 def _source_state(pipeline: dlt.Pipeline) -> SyncState:

@@ -51,7 +51,10 @@ def test_demo_as_a_subprocess_loads_builds_and_reports(tmp_path: Path) -> None:
     assert status.returncode == 0, status.stderr
     assert "last successful run: 2026-01-15 12:00:00 UTC" in status.stdout
     assert "start times covered: 2024-01-15..2027-01-15" in status.stdout
-    assert f"37 windows, {events} events, {events} invitee calls" in status.stdout
+    requests = done.stdout.split(" invitee calls, ")[1].split()[0]  # every request of the run
+    assert f"37 windows, {events} events, {events} invitee calls, {requests} requests" in (
+        status.stdout
+    )
 
     again = _cli("demo", cwd=tmp_path)  # a demo database is rebuilt from scratch
     assert again.returncode == 0, again.stderr
