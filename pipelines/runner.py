@@ -14,7 +14,8 @@ A run (``run_extraction``):
 5. returns a :class:`RunSummary`.
 
 ``calendly-elt status`` reads :func:`read_status`: dlt state (last run,
-windows covered, requests) and row counts from the destination.
+windows covered, requests) and row counts from the destination - or, while a
+live run holds the lock, the local state only, without opening the destination.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import dlt
 import httpx
 from dlt.common.destination.exceptions import UnknownDestinationModule
 from dlt.common.pipeline import LoadInfo
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from pipelines.calendly import (
     DIMENSION_RESOURCES,
@@ -75,6 +77,7 @@ def make_pipeline(
     duckdb_path: Path | str | None = None,
     pipelines_dir: Path | str | None = None,
     dataset_name: str = RAW_DATASET,
+    read_only: bool = False,
 ) -> dlt.Pipeline:
     """Build the ``calendly`` dlt pipeline (dataset ``calendly``).
 
@@ -89,6 +92,8 @@ def make_pipeline(
             so each database file has its own checkpoints.
         pipelines_dir: Where dlt keeps pipeline state (overrides the default).
         dataset_name: The raw dataset (schema); ``calendly`` unless isolating tests.
+        read_only: Open a DuckDB file read-only (``status``: it never writes
+            there); other destinations ignore it.
 
     Returns:
         The pipeline.
@@ -111,7 +116,7 @@ def make_pipeline(
             raise ConfigError(
                 f"cannot create the folder of --duckdb {database}: {error.strerror}"
             ) from None
-        target: Any = dlt.destinations.duckdb(str(database))
+        target: Any = dlt.destinations.duckdb(DuckDbCredentials(str(database), read_only=read_only))
         state_dir: Path | str | None = pipelines_dir or database.parent / f".{database.name}.dlt"
     elif duckdb_path is not None:
         raise ConfigError("--duckdb only applies to the duckdb destination")
@@ -544,7 +549,13 @@ def _count(client: Any, pipeline: dlt.Pipeline, table: str) -> tuple[int, int]:
 
 @dataclass
 class StatusReport:
-    """What ``calendly-elt status`` shows."""
+    """What ``calendly-elt status`` shows.
+
+    While a run holds the lock (``live_run``), everything comes from the local
+    pipeline state: the destination is not opened (a second process on a
+    DuckDB file would make the run fail), so ``row_counts`` is empty and
+    ``pending_packages`` is None.
+    """
 
     destination: str
     last_success_at: datetime | None
@@ -553,13 +564,32 @@ class StatusReport:
     run_in_progress: dict[str, Any] | None
     last_run: dict[str, Any] | None
     row_counts: dict[str, tuple[int, int]]
-    pending_packages: int
+    pending_packages: int | None
+    live_run: LockHolder | None = None
 
 
 def read_status(pipeline: dlt.Pipeline) -> StatusReport:
-    """Collect the pipeline's status from its state and destination (no API calls)."""
-    with _clear_errors(f"reading state from {describe_destination(pipeline)}"):
-        pipeline.sync_destination()
+    """Collect the pipeline's status from its state and destination (no API calls).
+
+    If a live run holds the pipeline's lock, only the local state is read (the
+    checkpoint that run last saved): no ``sync_destination``, no row counts.
+    Otherwise the destination is read, never written (open a DuckDB file with
+    ``make_pipeline(read_only=True)``).
+
+    Raises:
+        DatabaseInUseError: Another process has the DuckDB file open.
+        ExtractionError: The destination could not be read.
+    """
+    holder = live_lock_holder(lock_path(pipeline))
+    if holder is None:
+        with _clear_errors(f"reading state from {describe_destination(pipeline)}"):
+            pipeline.sync_destination()
+        counts = row_counts(pipeline)
+        pending: int | None = len(pipeline.list_extracted_load_packages()) + len(
+            pipeline.list_normalized_load_packages()
+        )
+    else:
+        counts, pending = {}, None
     state = _source_state(pipeline)
     run = state.run
     history = state.history
@@ -570,7 +600,7 @@ def read_status(pipeline: dlt.Pipeline) -> StatusReport:
         covered=state.covered,
         run_in_progress=run.to_state() if run else None,
         last_run=history[-1] if history else None,
-        row_counts=row_counts(pipeline),
-        pending_packages=len(pipeline.list_extracted_load_packages())
-        + len(pipeline.list_normalized_load_packages()),
+        row_counts=counts,
+        pending_packages=pending,
+        live_run=holder,
     )

@@ -236,6 +236,35 @@ def _holding_duckdb(database: Path, holder: str) -> Iterator[int]:
             process.stdin.close()
 
 
+def test_status_during_a_run_reports_it_without_opening_the_database(
+    served_org: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    events = len(served_org.store.events)
+    assert main(["run", "--duckdb", "org.duckdb", "--skip-models"]) == 0
+    requests = int(capsys.readouterr().out.split(" invitee calls, ")[1].split()[0])
+
+    with _holding_duckdb(tmp_path / "org.duckdb", "run") as pid:
+        code = main(["status", "--duckdb", "org.duckdb"])
+        out = capsys.readouterr()
+        # the database was really out of reach: a command that opens it is refused
+        assert main(["report", "--duckdb", "org.duckdb"]) != 0
+        capsys.readouterr()
+
+    assert code == 0, out.err
+    lines = out.out.splitlines()
+    assert lines[1].startswith(f"run in progress (pid {pid}, started ")
+    assert lines[1].endswith(" UTC): figures below are from its last checkpoint")
+    assert lines[2].startswith("last successful run: 20") and lines[2].endswith(" UTC")
+    assert lines[3].startswith("last run: backfill ")
+    assert lines[3].endswith(
+        f", 37 windows, {events} events, {events} invitee calls, {requests} requests"
+    )
+    assert lines[-1] == (
+        "row counts: not read while a run is in progress (status again once it ends)"
+    )
+    assert out.err == ""
+
+
 def test_a_duckdb_file_open_in_another_process_is_one_line_for_every_command(
     served_org: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -261,3 +290,18 @@ def test_a_duckdb_file_open_in_another_process_is_one_line_for_every_command(
     assert results == {command: (3, message) for command in results}
     assert main(["status", "--duckdb", "org.duckdb"]) == 0  # closed: it answers again
     assert "last run: backfill" in capsys.readouterr().out
+
+
+def test_status_opens_the_duckdb_file_read_only(
+    served_org: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--duckdb", "org.duckdb", "--skip-models"]) == 0
+    capsys.readouterr()
+
+    with _holding_duckdb(tmp_path / "org.duckdb", "reader"):  # readers share the file
+        code = main(["status", "--duckdb", "org.duckdb"])
+        out = capsys.readouterr()
+
+    assert code == 0, out.err
+    rows = {line.split()[0]: line.split()[1:] for line in out.out.splitlines() if line}
+    assert rows["scheduled_events"] == [str(len(served_org.store.events)), "0"]

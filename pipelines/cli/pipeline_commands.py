@@ -25,8 +25,11 @@ from pipelines.models.report import render_report
 from pipelines.models.runner import build_models
 from pipelines.runner import (
     DEFAULT_DUCKDB_PATH,
+    LockHolder,
     RunSummary,
     StatusReport,
+    live_lock_holder,
+    lock_path,
     make_pipeline,
     read_status,
     run_extraction,
@@ -176,18 +179,30 @@ def status_command(
     destination: DestinationOption = None,
     pipelines_dir: PipelinesDirOption = None,
 ) -> None:
-    """Show the last run, the windows covered, requests spent and row counts."""
+    """Show the last run, the windows covered, requests spent and row counts.
+
+    While a run is in progress, only its local state is read: opening the
+    DuckDB file beside a run would make the run fail. Otherwise a DuckDB file
+    is opened read-only.
+    """
     _quiet_dlt()
-    if destination in (None, "duckdb") and not (duckdb or DEFAULT_DUCKDB_PATH).exists():
-        raise ConfigError(f"no DuckDB file at {duckdb or DEFAULT_DUCKDB_PATH}: run first")
     pipeline = make_pipeline(
-        destination=destination, duckdb_path=duckdb, pipelines_dir=pipelines_dir
+        destination=destination, duckdb_path=duckdb, pipelines_dir=pipelines_dir, read_only=True
     )
+    if (
+        destination in (None, "duckdb")
+        and not (duckdb or DEFAULT_DUCKDB_PATH).exists()
+        and live_lock_holder(lock_path(pipeline)) is None
+    ):
+        raise ConfigError(f"no DuckDB file at {duckdb or DEFAULT_DUCKDB_PATH}: run first")
     _print_status(read_status(pipeline))
 
 
 def _print_status(report: StatusReport) -> None:
     typer.echo(f"destination: {report.destination}")
+    live = report.live_run
+    if live:
+        typer.echo(f"{_describe_live_run(live)}: figures below are from its last checkpoint")
     typer.echo(f"last successful run: {_when(report.last_success_at)}")
     last = report.last_run
     if last:
@@ -199,14 +214,28 @@ def _print_status(report: StatusReport) -> None:
     covered = ", ".join(f"{start:%Y-%m-%d}..{end:%Y-%m-%d}" for start, end in report.covered)
     typer.echo(f"start times covered: {covered or 'none'}")
     run = report.run_in_progress
-    if run:
+    if run and live:
+        typer.echo(
+            f"current {run['kind']} run: {run['windows_done']} windows checkpointed, "
+            f"next from {run['next_start'][:19]}"
+        )
+    elif run:
         typer.echo(
             f"unfinished {run['kind']} run: {run['windows_done']} windows done, "
             f"resumes at {run['next_start'][:19]} (run again to finish)"
         )
     if report.pending_packages:
         typer.echo(f"load packages waiting: {report.pending_packages} (loaded by the next run)")
-    _print_counts(report.row_counts)
+    if live:
+        typer.echo("row counts: not read while a run is in progress (status again once it ends)")
+    else:
+        _print_counts(report.row_counts)
+
+
+def _describe_live_run(holder: LockHolder) -> str:
+    where = "" if holder.on_this_host else f" on {holder.host}"
+    since = f", started {_when(holder.since)}" if holder.since else ""
+    return f"run in progress (pid {holder.pid}{where}{since})"
 
 
 def _when(moment: datetime | None) -> str:
