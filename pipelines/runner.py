@@ -26,7 +26,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -331,6 +331,7 @@ def run_extraction(
     transport: httpx.BaseTransport | None = None,
     progress: Callable[[WindowProgress], None] | None = None,
     client_options: dict[str, Any] | None = None,
+    take_lock: bool = True,
 ) -> RunSummary:
     """Extract the organization and load it, checkpointing window by window.
 
@@ -343,6 +344,9 @@ def run_extraction(
         transport: An httpx transport (the in-process simulator).
         progress: Called after every window.
         client_options: Extra ``CalendlyClient`` arguments (e.g. ``sleep``, ``clock``).
+        take_lock: Hold the pipeline's lock during the run (and its row
+            counts); False when the caller holds it already, e.g. to build
+            the models under it too.
 
     Returns:
         The run's summary.
@@ -354,14 +358,15 @@ def run_extraction(
     started = time.monotonic()
     clock = now or (lambda: datetime.now(UTC))
     client = build_client(settings, transport=transport, now=clock, **(client_options or {}))
-    try:
-        with pipeline_lock(lock_path(pipeline)):
+    # while the lock is held, `status` does not open the destination (see read_status)
+    with pipeline_lock(lock_path(pipeline)) if take_lock else nullcontext():
+        try:
             summary = _run_locked(pipeline, settings, client, clock, full_refresh, since, progress)
-    finally:
-        client.close()
-    summary.requests = client.request_count
-    summary.seconds = time.monotonic() - started
-    summary.row_counts = row_counts(pipeline)
+        finally:
+            client.close()
+        summary.requests = client.request_count
+        summary.seconds = time.monotonic() - started
+        summary.row_counts = row_counts(pipeline)
     return summary
 
 

@@ -11,12 +11,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
+from pipelines.cli import pipeline_commands
 from pipelines.cli.main import main
 from pipelines.errors import ConfigError
-from pipelines.runner import lock_path, make_pipeline, pipeline_lock
+from pipelines.runner import (
+    LockHolder,
+    live_lock_holder,
+    lock_path,
+    make_pipeline,
+    pipeline_lock,
+)
 from pipelines.simulator import SimConfig, Simulator, generate_organization
 
 CLI = [sys.executable, "-m", "pipelines.cli.main"]
@@ -305,3 +314,26 @@ def test_status_opens_the_duckdb_file_read_only(
     assert code == 0, out.err
     rows = {line.split()[0]: line.split()[1:] for line in out.out.splitlines() if line}
     assert rows["scheduled_events"] == [str(len(served_org.store.events)), "0"]
+
+
+def test_run_holds_the_lock_until_its_models_are_built(
+    served_org: Simulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # a status between the load and the models build would open the file the build needs
+    holders: list[LockHolder | None] = []
+
+    def build_models(pipeline: Any, as_of: datetime | None) -> SimpleNamespace:
+        holders.append(live_lock_holder(lock_path(pipeline)))
+        return SimpleNamespace(models=["stub"])
+
+    monkeypatch.setattr(pipeline_commands, "build_models", build_models)
+    assert main(["run", "--duckdb", "org.duckdb"]) == 0
+    assert "models built: 1" in capsys.readouterr().out
+
+    assert [(holder.pid, holder.on_this_host) if holder else None for holder in holders] == [
+        (os.getpid(), True)
+    ]
+    assert live_lock_holder(lock_path(make_pipeline(duckdb_path=tmp_path / "org.duckdb"))) is None

@@ -31,6 +31,7 @@ from pipelines.runner import (
     live_lock_holder,
     lock_path,
     make_pipeline,
+    pipeline_lock,
     read_status,
     run_extraction,
 )
@@ -117,16 +118,19 @@ def _extract_and_build(
     skip_models: bool = False,
 ) -> None:
     settings = resolve_settings()
-    summary = run_extraction(
-        pipeline,
-        settings,
-        full_refresh=full_refresh,
-        since=since,
-        progress=_progress_printer(),
-    )
-    _print_summary(summary)
-    if not skip_models:
-        _build_models(pipeline, None)
+    # the models are built under the run's lock too: `status` keeps off the database
+    with pipeline_lock(lock_path(pipeline)):
+        summary = run_extraction(
+            pipeline,
+            settings,
+            full_refresh=full_refresh,
+            since=since,
+            progress=_progress_printer(),
+            take_lock=False,
+        )
+        _print_summary(summary)
+        if not skip_models:
+            _build_models(pipeline, None)
 
 
 @app.command("run")
@@ -267,16 +271,18 @@ def demo_command(
     )
     pipeline = make_pipeline(duckdb_path=database)
     _mark_demo(database)
-    summary = run_extraction(
-        pipeline,
-        settings,
-        now=store.clock.now,
-        transport=simulator.transport(),
-        progress=_progress_printer(),
-    )
-    _print_summary(summary)
-    _build_models(pipeline, store.clock.now())
-    typer.echo(render_report(pipeline).rstrip("\n"))
+    with pipeline_lock(lock_path(pipeline)):
+        summary = run_extraction(
+            pipeline,
+            settings,
+            now=store.clock.now,
+            transport=simulator.transport(),
+            progress=_progress_printer(),
+            take_lock=False,
+        )
+        _print_summary(summary)
+        _build_models(pipeline, store.clock.now())
+        typer.echo(render_report(pipeline).rstrip("\n"))
     typer.echo(f"loaded into {database.resolve()} (dataset calendly, marts calendly_analytics)")
 
 
