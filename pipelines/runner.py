@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -225,7 +226,7 @@ def _acquire(path: Path) -> None:
         owner["process_start"] = started
     for _ in range(2):
         try:
-            handle = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            _create_with(path, json.dumps(owner))
         except FileExistsError:
             holder = _read_lock(path)
             if not _is_stale(holder):
@@ -237,10 +238,22 @@ def _acquire(path: Path) -> None:
             logger.warning("taking over a stale lock %s (pid %s)", path, holder.get("pid"))
             path.unlink(missing_ok=True)
             continue
-        with os.fdopen(handle, "w") as lock_file:
-            lock_file.write(json.dumps(owner))
         return
     raise PipelineLockedError(f"cannot take the pipeline lock {path}")
+
+
+def _create_with(path: Path, text: str) -> None:
+    """Create ``path`` holding ``text`` in one step; FileExistsError if it exists.
+
+    The text is written to a private file first and hard-linked into place, so
+    no other run ever reads the lock empty (and takes it for a stale one).
+    """
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    draft.write_text(text)
+    try:
+        os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 def _read_lock(path: Path) -> dict[str, Any]:

@@ -290,3 +290,25 @@ def test_a_lock_whose_pid_now_names_another_process_is_taken_over(
 
     assert summary.events == len(tiny_harness.store.events)
     assert not path.exists()
+
+
+def test_a_lock_file_appears_with_its_holder_already_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another run must never read the lock empty (it would take it for a stale one)."""
+    seen: list[str] = []
+    real_link = os.link
+
+    def link(source: str | Path, target: str | Path) -> None:
+        seen.append(Path(source).read_text())  # what the lock holds the instant it exists
+        real_link(source, target)
+
+    monkeypatch.setattr(os, "link", link)
+    path = tmp_path / "pipeline.lock"
+    with pipeline_lock(path):
+        assert json.loads(seen[0])["pid"] == os.getpid()
+        assert json.loads(path.read_text()) == json.loads(seen[0])
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["pipeline.lock"]  # no draft left
+        with pytest.raises(PipelineLockedError), pipeline_lock(path):
+            pass
+    assert not path.exists()
