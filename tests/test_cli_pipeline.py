@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import duckdb
 import pytest
 
 from pipelines.cli import pipeline_commands
@@ -255,9 +256,14 @@ def test_status_during_a_run_reports_it_without_opening_the_database(
     with _holding_duckdb(tmp_path / "org.duckdb", "run") as pid:
         code = main(["status", "--duckdb", "org.duckdb"])
         out = capsys.readouterr()
-        # the database was really out of reach: a command that opens it is refused
-        assert main(["report", "--duckdb", "org.duckdb"]) != 0
-        capsys.readouterr()
+        # the database was really out of reach
+        with pytest.raises(duckdb.Error):
+            duckdb.connect(str(tmp_path / "org.duckdb"), read_only=True)
+        # models and report do not even try: opening the file would break the run
+        assert main(["report", "--duckdb", "org.duckdb"]) == 3
+        assert f"a run (pid {pid}) is loading org.duckdb" in capsys.readouterr().err
+        assert main(["models", "--duckdb", "org.duckdb"]) == 3
+        assert f"another run (pid {pid} on " in capsys.readouterr().err
 
     assert code == 0, out.err
     lines = out.out.splitlines()

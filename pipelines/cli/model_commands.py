@@ -14,7 +14,14 @@ from pipelines.errors import CalendlyEltError, ConfigError
 from pipelines.models.errors import MartsMissingError, RawDataMissingError
 from pipelines.models.report import FORMATS, render_report
 from pipelines.models.runner import build_models
-from pipelines.runner import DEFAULT_DUCKDB_PATH, make_pipeline
+from pipelines.runner import (
+    DEFAULT_DUCKDB_PATH,
+    PipelineLockedError,
+    live_lock_holder,
+    lock_path,
+    make_pipeline,
+    pipeline_lock,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +78,8 @@ def models_command(
             f"no DuckDB warehouse at {duckdb or DEFAULT_DUCKDB_PATH}: run `calendly-elt run` first"
         )
     pipeline = make_pipeline(destination=destination, duckdb_path=duckdb)
-    result = build_models(pipeline, as_of=moment, run_tests=test)
+    with pipeline_lock(lock_path(pipeline)):  # never rebuild under a run's feet
+        result = build_models(pipeline, as_of=moment, run_tests=test)
     typer.echo(
         f"built {len(result.models)} models in {result.analytics_schema} "
         f"as of {result.as_of.isoformat()} in {result.seconds:.2f}s"
@@ -98,4 +106,10 @@ def report_command(
             f"no DuckDB warehouse at {duckdb or DEFAULT_DUCKDB_PATH}: run `calendly-elt run` first"
         )
     pipeline = make_pipeline(destination=destination, duckdb_path=duckdb)
+    holder = live_lock_holder(lock_path(pipeline))
+    if holder is not None and destination in (None, "duckdb"):
+        raise PipelineLockedError(
+            f"a run (pid {holder.pid}) is loading {duckdb or DEFAULT_DUCKDB_PATH}: opening the "
+            "file now would make it fail; retry when it ends (`calendly-elt status` is safe)"
+        )
     typer.echo(render_report(pipeline, fmt=fmt), nl=False)
