@@ -434,3 +434,46 @@ def test_a_corrupt_token_store_is_a_clear_error(store: TokenStore) -> None:
     store.path.write_text("[1, 2]")
     with pytest.raises(TokenStoreError, match="does not hold a JSON object"):
         store.load()
+
+
+# --- a token store that cannot work ------------------------------------------------------
+
+
+def _not_a_folder(tmp_path: Path) -> Path:
+    (tmp_path / "a-file").write_text("")
+    return tmp_path / "a-file" / "tokens.json"
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        pytest.param(_not_a_folder, id="under-a-file"),
+        pytest.param(lambda tmp_path: tmp_path, id="a-folder"),
+        pytest.param(
+            lambda tmp_path: Path("/proc/nope/tok.json"),
+            id="under-proc",
+            marks=pytest.mark.skipif(not Path("/proc/self").exists(), reason="no /proc"),
+        ),
+    ],
+)
+def test_an_unusable_token_store_path_fails_before_the_refresh_token_is_spent(
+    where: Any, server: FakeCalendlyOAuth, now: FakeNow, tmp_path: Path
+) -> None:
+    path = where(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        make_auth(server, TokenStore(path), now)
+    text = str(caught.value)
+    assert text.startswith(f"cannot write the OAuth token store {path} (")
+    assert "token_store_path" in text
+    assert "the refresh token was not used" in text
+    assert "\n" not in text and FIRST_REFRESH not in text
+    assert server.token_requests == []
+    assert FIRST_REFRESH in server.valid_refresh  # the authorization still works
+
+
+def test_the_writability_check_leaves_only_the_folder_behind(
+    server: FakeCalendlyOAuth, store: TokenStore, now: FakeNow
+) -> None:
+    make_auth(server, store, now)
+    assert list(store.path.parent.iterdir()) == []
+    assert server.token_requests == []  # nothing is sent before it is needed

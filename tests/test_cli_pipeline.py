@@ -166,6 +166,37 @@ def test_bad_option_values_are_config_errors(
     )
 
 
+def test_a_bad_token_store_path_fails_before_the_oauth_refresh_token_is_used(
+    served_org: Simulator,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    served_org.register_oauth_client("cli-app", "cli-app-secret", "http://127.0.0.1/callback")
+    owner = served_org.store.personal_access_tokens[served_org.admin_token]
+    refresh = served_org.issue_oauth_tokens(owner, "cli-app")["refresh_token"]
+    monkeypatch.delenv("CALENDLY_ACCESS_TOKEN")
+    monkeypatch.setenv("CALENDLY_CLIENT_ID", "cli-app")
+    monkeypatch.setenv("CALENDLY_CLIENT_SECRET", "cli-app-secret")
+    monkeypatch.setenv("CALENDLY_REFRESH_TOKEN", refresh)
+    monkeypatch.setenv("CALENDLY_AUTH_BASE_URL", os.environ["CALENDLY_BASE_URL"])
+    (tmp_path / "typo").write_text("")  # a file where the store's folder should be
+    bad = tmp_path / "typo" / "tok.json"
+    monkeypatch.setenv("SOURCES__CALENDLY__TOKEN_STORE_PATH", str(bad))
+
+    assert main(["run", "--duckdb", "org.duckdb", "--skip-models"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write the OAuth token store {bad} (")
+    assert err.endswith("the refresh token was not used and is still valid\n")
+    assert err.count("\n") == 1
+    assert served_org.stats["POST /oauth/token"] == 0
+
+    # the authorization survived: fix the path and the same refresh token works
+    monkeypatch.setenv("SOURCES__CALENDLY__TOKEN_STORE_PATH", str(tmp_path / "tok.json"))
+    assert main(["run", "--duckdb", "org.duckdb", "--skip-models"]) == 0
+    assert served_org.stats["POST /oauth/token"] == 1
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -3,15 +3,18 @@
 Calendly's OAuth refresh tokens are single-use: every refresh returns a new
 refresh token and revokes the old one. If the new one is lost (a crash right
 after the refresh), the integration is locked out until someone re-authorizes
-the app. So :class:`OAuthAuth` writes the rotated refresh token to a
-:class:`TokenStore` (a 0600 JSON file, replaced atomically) *before* the new
-access token is handed to anyone, and a lock makes concurrent callers that all
-hit a 401 share a single refresh.
+the app. So :class:`OAuthAuth` checks that the :class:`TokenStore` (a 0600
+JSON file, replaced atomically) can be written *before* the first token
+request, so a bad ``token_store_path`` fails with the refresh token unused;
+writes the rotated refresh token to the store *before* the new access token is
+handed to anyone; and a lock makes concurrent callers that all hit a 401 share
+a single refresh.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -95,6 +98,36 @@ class TokenStore:
 
     def __repr__(self) -> str:
         return f"TokenStore({str(self.path)!r})"
+
+    def check_writable(self) -> None:
+        """Prove ``save`` can work: create the folder, write and remove a 0600 temp file there.
+
+        Called before the first token request: a refresh rotates the refresh
+        token, so finding out only when saving the rotated one would cost the
+        authorization.
+
+        Raises:
+            ConfigError: The folder cannot be created or written, or the path is a folder.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.is_dir():
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+            handle, tmp_name = tempfile.mkstemp(
+                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".probe"
+            )
+            try:
+                os.fchmod(handle, 0o600)
+                os.write(handle, b"{}")
+            finally:
+                os.close(handle)
+                os.unlink(tmp_name)
+        except OSError as error:
+            raise ConfigError(
+                f"cannot write the OAuth token store {self.path} ({error.strerror or error}): "
+                "set token_store_path (SOURCES__CALENDLY__TOKEN_STORE_PATH) to a file in a "
+                "writable folder; the refresh token was not used and is still valid"
+            ) from error
 
     def load(self) -> dict[str, Any] | None:
         """Read the stored tokens.
@@ -193,7 +226,8 @@ class OAuthAuth:
     store holds a rotated descendant of it (its fingerprint is in the store's
     ``lineage``): then the stored refresh token (and access token, if still
     valid) is used. A configured token unknown to the store is a fresh
-    authorization and wins over the store.
+    authorization and wins over the store. The store is checked writable before
+    anything is sent.
 
     Attributes:
         refresh_count: Successful refreshes so far.
@@ -237,6 +271,7 @@ class OAuthAuth:
         self._lineage: list[str] = []
         self.refresh_count = 0
         self.token_request_count = 0
+        self._store.check_writable()
         self._refresh_token = self._initial_refresh_token(refresh_token or "")
 
     def __repr__(self) -> str:
