@@ -384,7 +384,8 @@ def test_a_failing_token_store_stops_before_the_new_token_is_used(
     ):
         make_client(server, auth).get("/users/me")
     assert server.api_requests == 0
-    assert list(store.path.parent.iterdir()) == []  # the temporary file was removed
+    # the temporary file was removed; the lock file stays (see TokenStore)
+    assert [path.name for path in store.path.parent.iterdir()] == ["calendly_tokens.json.lock"]
 
 
 def test_oauth_logs_never_show_tokens_or_the_client_secret(
@@ -436,7 +437,7 @@ def test_a_corrupt_token_store_is_a_clear_error(store: TokenStore) -> None:
         store.load()
 
 
-# --- a token store that cannot work ------------------------------------------------------
+# --- a token store that cannot work, and two processes sharing one ------------------------
 
 
 def _not_a_folder(tmp_path: Path) -> Path:
@@ -477,3 +478,73 @@ def test_the_writability_check_leaves_only_the_folder_behind(
     make_auth(server, store, now)
     assert list(store.path.parent.iterdir()) == []
     assert server.token_requests == []  # nothing is sent before it is needed
+
+
+def test_a_second_process_takes_over_the_token_the_first_just_stored(
+    server: FakeCalendlyOAuth, store: TokenStore, now: FakeNow
+) -> None:
+    # two runs started from the same store and configuration (DuckDB and postgres)
+    first, second = make_auth(server, store, now), make_auth(server, store, now)
+    assert first.authorization() == "Bearer access-1"
+    assert second.authorization() == "Bearer access-1"  # not a refresh with the spent token
+    assert len(server.token_requests) == 1
+    assert second.refresh_count == 0
+
+    now.advance(hours=3)  # both access tokens expired; the second refreshes from the store
+    assert second.authorization() == "Bearer access-2"
+    assert server.token_requests[-1]["refresh_token"] == "refresh-1"
+    saved = store.load()
+    assert saved is not None
+    assert saved["lineage"] == [fingerprint(FIRST_REFRESH), fingerprint("refresh-1")]
+    assert first.authorization() == "Bearer access-2"
+    assert len(server.token_requests) == 2
+
+
+def test_after_a_401_a_second_process_takes_over_the_refresh_the_first_made(
+    server: FakeCalendlyOAuth, store: TokenStore, now: FakeNow
+) -> None:
+    first, second = make_auth(server, store, now), make_auth(server, store, now)
+    one, two = make_client(server, first), make_client(server, second)
+    one.get("/users/me")
+    two.get("/users/me")
+    server.access.clear()  # Calendly revoked access-1 early: both runs get a 401
+    one.get("/users/me")
+    assert two.get("/users/me")["resource"]["uri"].endswith("/users/U1")
+    assert len(server.token_requests) == 2  # the first token, then ONE refresh for both runs
+    assert second.authorization() == "Bearer access-2"
+    assert server.violations == []
+
+    server.access.clear()  # revoked again: the stored access-2 is the stale one, so refresh
+    assert two.get("/users/me")["resource"]["uri"].endswith("/users/U1")
+    assert server.token_requests[-1]["refresh_token"] == "refresh-2"
+
+
+def test_processes_refreshing_at_once_wait_for_the_store_lock_and_refresh_once(
+    server: FakeCalendlyOAuth, store: TokenStore, now: FakeNow
+) -> None:
+    runs = [make_auth(server, store, now) for _ in range(3)]
+    headers: list[str] = []
+    errors: list[BaseException] = []
+
+    def authorize(auth: OAuthAuth) -> None:
+        try:
+            headers.append(auth.authorization())
+        except BaseException as error:  # reported by the assertions below
+            errors.append(error)
+
+    threads = [threading.Thread(target=authorize, args=(auth,)) for auth in runs]
+    with store.locked():  # as if another process were refreshing right now
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=0.5)
+        assert server.token_requests == []  # nobody refreshes while the store is locked
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert headers == ["Bearer access-1"] * 3
+    assert len(server.token_requests) == 1
+    assert sorted(path.name for path in store.path.parent.iterdir()) == [
+        "calendly_tokens.json",
+        "calendly_tokens.json.lock",
+    ]

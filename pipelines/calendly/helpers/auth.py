@@ -3,12 +3,18 @@
 Calendly's OAuth refresh tokens are single-use: every refresh returns a new
 refresh token and revokes the old one. If the new one is lost (a crash right
 after the refresh), the integration is locked out until someone re-authorizes
-the app. So :class:`OAuthAuth` checks that the :class:`TokenStore` (a 0600
-JSON file, replaced atomically) can be written *before* the first token
-request, so a bad ``token_store_path`` fails with the refresh token unused;
-writes the rotated refresh token to the store *before* the new access token is
-handed to anyone; and a lock makes concurrent callers that all hit a 401 share
-a single refresh.
+the app. So :class:`OAuthAuth`:
+
+- checks that the :class:`TokenStore` (a 0600 JSON file, replaced atomically)
+  can be written *before* the first token request, so a bad
+  ``token_store_path`` fails with the refresh token unused;
+- writes the rotated refresh token to the store *before* the new access token
+  is handed to anyone;
+- refreshes under a thread lock (concurrent callers that all hit a 401 share a
+  single refresh) and an exclusive file lock next to the store, inside which
+  it re-reads the store first: a second process sharing the store (a DuckDB
+  and a PostgreSQL run from the same folder) takes over the tokens the first
+  one just stored instead of sending the refresh token the first one spent.
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,6 +49,9 @@ from pipelines.calendly.helpers.errors import (
 )
 from pipelines.calendly.helpers.rate_limit import jittered_backoff
 from pipelines.errors import ConfigError
+
+if sys.platform != "win32":
+    import fcntl
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +100,14 @@ class TokenStore:
 
     ``save`` writes a temporary file in the same folder, fsyncs it and renames
     it over the store (``os.replace`` is atomic), so a crash leaves either the
-    old or the new tokens, never a torn file.
+    old or the new tokens, never a torn file. ``locked`` holds an exclusive
+    ``flock`` on the sibling ``<name>.lock`` file, which stays in place (removing
+    it would let two processes lock two different files).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
 
     def __repr__(self) -> str:
         return f"TokenStore({str(self.path)!r})"
@@ -128,6 +141,32 @@ class TokenStore:
                 "set token_store_path (SOURCES__CALENDLY__TOKEN_STORE_PATH) to a file in a "
                 "writable folder; the refresh token was not used and is still valid"
             ) from error
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold an exclusive lock shared with every process using this store.
+
+        Raises:
+            TokenStoreError: The lock file cannot be opened.
+        """
+        if sys.platform == "win32":  # no flock; one process per store there
+            yield
+            return
+        try:
+            handle = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise TokenStoreError(
+                f"cannot open the OAuth token store lock {self.lock_path}: {error.strerror}"
+            ) from error
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                logger.info("waiting for another process refreshing the OAuth token")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(handle)  # releases the lock
 
     def load(self) -> dict[str, Any] | None:
         """Read the stored tokens.
@@ -227,7 +266,8 @@ class OAuthAuth:
     ``lineage``): then the stored refresh token (and access token, if still
     valid) is used. A configured token unknown to the store is a fresh
     authorization and wins over the store. The store is checked writable before
-    anything is sent.
+    anything is sent, and every refresh re-reads it under its file lock, so a
+    token another process rotated meanwhile is taken over, not refreshed again.
 
     Attributes:
         refresh_count: Successful refreshes so far.
@@ -297,6 +337,7 @@ class OAuthAuth:
         return configured
 
     def _adopt_stored_access_token(self, stored: dict[str, Any]) -> None:
+        self._access_token, self._expires_at = None, None
         access, expires_at = stored.get("access_token"), stored.get("expires_at")
         if not access or not expires_at:
             return
@@ -310,7 +351,7 @@ class OAuthAuth:
         """The ``Authorization`` header, refreshing first if the token is missing or expiring."""
         with self._lock:
             if self._access_token is None or self._expiring():
-                self._refresh()
+                self._refresh(self._header())
             return f"Bearer {self._access_token}"
 
     def refresh_after_401(self, stale: str) -> bool:
@@ -327,9 +368,9 @@ class OAuthAuth:
             CalendlyAuthError: The token endpoint refused the refresh.
         """
         with self._lock:
-            if self._access_token is not None and f"Bearer {self._access_token}" != stale:
+            if self._access_token is not None and self._header() != stale:
                 return True
-            self._refresh()
+            self._refresh(stale)
             return True
 
     def close(self) -> None:
@@ -339,7 +380,38 @@ class OAuthAuth:
     def _expiring(self) -> bool:
         return self._expires_at is None or self._now() >= self._expires_at - self._margin
 
-    def _refresh(self) -> None:
+    def _header(self) -> str | None:
+        return None if self._access_token is None else f"Bearer {self._access_token}"
+
+    def _refresh(self, stale: str | None) -> None:
+        """Get an access token newer than ``stale``, refreshing only if no other process did.
+
+        Under the store's file lock: re-read the store; if another process
+        rotated our refresh token meanwhile, take its tokens over (and stop
+        there if its access token is fresh and not ``stale``); else refresh.
+        """
+        with self._store.locked():
+            if self._take_over_stored_tokens(stale):
+                return
+            self._rotate()
+
+    def _take_over_stored_tokens(self, stale: str | None) -> bool:
+        """Adopt tokens another process stored since; True if their access token will do."""
+        stored = self._store.load()
+        stored_refresh = str(stored.get("refresh_token") or "") if stored else ""
+        if not stored or not stored_refresh or stored_refresh == self._refresh_token:
+            return False
+        lineage = [str(item) for item in stored.get("lineage", [])]
+        if fingerprint(self._refresh_token) not in lineage:
+            return False  # another authorization altogether: ours is still ours to use
+        logger.info(
+            "another process refreshed the OAuth token; using the one in %s", self._store.path
+        )
+        self._refresh_token, self._lineage = stored_refresh, lineage
+        self._adopt_stored_access_token(stored)
+        return self._access_token is not None and not self._expiring() and self._header() != stale
+
+    def _rotate(self) -> None:
         """Exchange the refresh token; save the rotated one BEFORE using the new access token."""
         old_refresh = self._refresh_token
         payload = self._request_tokens(old_refresh)
