@@ -27,6 +27,7 @@ from pipelines.calendly.helpers.errors import (
     CalendlyServerError,
     TokenStoreError,
 )
+from pipelines.calendly.helpers.rate_limit import RequestCancelled
 from pipelines.errors import ConfigError
 
 BASE = "https://api.calendly.test"
@@ -369,6 +370,26 @@ def test_token_endpoint_5xx_is_retried_then_gives_up(
         auth.authorization()
     assert auth.token_request_count == 3 + 4  # max_retries=3
     assert store.load()["refresh_token"] == "refresh-1"  # type: ignore[index]
+
+
+def test_a_cancel_cuts_a_token_retry_short_without_spending_the_refresh_token(
+    server: FakeCalendlyOAuth, store: TokenStore, now: FakeNow
+) -> None:
+    server.token_faults = [503] * 10
+    auth = OAuthAuth(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        refresh_token=FIRST_REFRESH,
+        auth_base_url=BASE,
+        token_store=store,
+        transport=httpx.MockTransport(server),
+        now=now,
+        sleep=lambda seconds: auth.cancel(),  # Ctrl-C during the first retry wait
+    )
+    with pytest.raises(RequestCancelled):
+        auth.authorization()
+    assert auth.token_request_count == 1
+    assert FIRST_REFRESH in server.valid_refresh and store.load() is None
 
 
 def test_a_failing_token_store_stops_before_the_new_token_is_used(

@@ -16,7 +16,7 @@ from fakes import FakeClock
 
 from pipelines.calendly.helpers.auth import PersonalAccessTokenAuth
 from pipelines.calendly.helpers.client import CalendlyClient
-from pipelines.calendly.helpers.rate_limit import RateLimiter
+from pipelines.calendly.helpers.rate_limit import RateLimiter, RequestCancelled
 
 WINDOW = 60.0
 
@@ -116,6 +116,107 @@ def test_unparseable_headers_are_ignored() -> None:
     assert acquired == [0.0]
     with pytest.raises(ValueError, match="at least 1"):
         RateLimiter(0)
+
+
+# --- cancelling (Ctrl-C, SIGTERM) -------------------------------------------------------
+
+
+def test_a_cancel_during_a_limiter_wait_raises_at_once_and_nothing_is_sent_after() -> None:
+    clock = FakeClock()
+    acquired: list[float] = []
+
+    def ctrl_c_during_the_wait(seconds: float) -> None:
+        clock.sleep(1.0)  # a second into the minute's wait ...
+        limiter.cancelled.set()  # ... the run is cancelled
+
+    limiter = RateLimiter(1, clock=clock, sleep=ctrl_c_during_the_wait, on_acquire=acquired.append)
+    limiter.acquire()  # the minute's budget
+    with pytest.raises(RequestCancelled):
+        limiter.acquire()
+    assert clock.sleeps == [1.0]  # no second wait
+    with pytest.raises(RequestCancelled):
+        limiter.acquire()  # and no request once cancelled, even with budget left
+    assert acquired == [0.0]
+    assert isinstance(RequestCancelled(), KeyboardInterrupt)  # stops a run as Ctrl-C does
+
+
+def test_a_thread_waiting_on_the_limiter_wakes_when_the_run_is_cancelled() -> None:
+    clock = FakeClock()  # the limiter computes a 60 s wait; it waits on its cancel event
+    limiter = RateLimiter(1, clock=clock)
+    limiter.acquire()
+    outcome: list[str] = []
+
+    def worker() -> None:
+        try:
+            limiter.acquire()
+            outcome.append("acquired")
+        except RequestCancelled:
+            outcome.append("cancelled")
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    for _ in range(10_000):  # until the worker is (about to be) waiting
+        if limiter.total_wait > 0:
+            break
+        thread.join(timeout=0.001)
+    limiter.cancelled.set()
+    thread.join(timeout=30)  # generous: a wait that ignored the event would last 60 s
+    assert outcome == ["cancelled"]
+
+
+def test_a_cancel_cuts_a_retry_backoff_short() -> None:
+    clock = FakeClock()
+    requests: list[str] = []
+
+    def unavailable(request: httpx.Request) -> httpx.Response:
+        requests.append(request.url.path)
+        return httpx.Response(503, json={"title": "Service Unavailable", "message": "down"})
+
+    client = CalendlyClient(
+        "https://api.calendly.test",
+        PersonalAccessTokenAuth("pat"),
+        transport=httpx.MockTransport(unavailable),
+        clock=clock,
+        sleep=lambda seconds: client.cancel(),  # Ctrl-C during the first backoff
+    )
+    with pytest.raises(RequestCancelled):
+        client.get("/users/me")
+    assert requests == ["/users/me"]  # no retry after the cancel
+
+
+def test_an_interrupt_while_waiting_for_results_stops_workers_waiting_on_the_limiter() -> None:
+    clock = FakeClock()  # workers compute 60 s waits and wait on the client's cancel event
+    server = CountingServer(clock, limit=1000)
+    client = CalendlyClient(
+        "https://api.calendly.test",
+        PersonalAccessTokenAuth("pat"),
+        transport=httpx.MockTransport(server),
+        clock=clock,
+        requests_per_minute=2,
+        max_concurrency=4,
+    )
+    client.get("/event_types/a")
+    client.get("/event_types/b")  # the minute's budget is spent: every worker will wait
+
+    def fetch(n: int) -> dict[str, Any]:
+        if n == 0:  # the main thread, waiting for this result, gets the KeyboardInterrupt
+            raise KeyboardInterrupt
+        return client.get(f"/event_types/{n}")
+
+    outcome: list[type[BaseException]] = []
+
+    def consume() -> None:
+        try:
+            list(client.map_concurrently(fetch, range(50)))
+        except KeyboardInterrupt as error:
+            outcome.append(type(error))
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    thread.join(timeout=30)  # generous: workers that ignored the cancel would wait 60 s each
+    assert outcome == [KeyboardInterrupt]
+    assert client.cancelled.is_set()
+    assert len(server.times) == 2  # nothing was sent after the interrupt
 
 
 # --- through the client -----------------------------------------------------------------

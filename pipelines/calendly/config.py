@@ -18,6 +18,7 @@ Invalid values raise :class:`ConfigError` with a message that names the key.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
@@ -267,6 +268,7 @@ def build_client(
     *,
     transport: httpx.BaseTransport | None = None,
     now: Callable[[], datetime] | None = None,
+    cancel: threading.Event | None = None,
     **client_options: Any,
 ) -> Any:
     """Build the HTTP client with the configured credentials.
@@ -275,6 +277,8 @@ def build_client(
         resolved: The settings.
         transport: An httpx transport (the in-process simulator in tests).
         now: The clock OAuth uses to refresh ahead of expiry.
+        cancel: Set it to stop the client (Ctrl-C): every rate-limit and retry
+            wait, the token refresh's included, wakes and raises ``RequestCancelled``.
         **client_options: Extra ``CalendlyClient`` arguments (``sleep``, ``clock``...).
 
     Returns:
@@ -283,6 +287,7 @@ def build_client(
     from pipelines.calendly.helpers.auth import OAuthAuth, PersonalAccessTokenAuth, TokenStore
     from pipelines.calendly.helpers.client import CalendlyClient
 
+    cancel = cancel if cancel is not None else threading.Event()
     auth: Any
     if resolved.access_token:
         auth = PersonalAccessTokenAuth(resolved.access_token)
@@ -295,6 +300,7 @@ def build_client(
             auth_base_url=resolved.auth_base_url,
             token_store=TokenStore(resolved.token_store_path),
             transport=transport,
+            cancel=cancel,
             **extra,
         )
     return CalendlyClient(
@@ -303,5 +309,6 @@ def build_client(
         requests_per_minute=resolved.requests_per_minute,
         max_concurrency=resolved.max_concurrency,
         transport=transport,
+        cancel=cancel,
         **client_options,
     )

@@ -28,7 +28,6 @@ import os
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,7 +46,7 @@ from pipelines.calendly.helpers.errors import (
     path_of,
     redact,
 )
-from pipelines.calendly.helpers.rate_limit import jittered_backoff
+from pipelines.calendly.helpers.rate_limit import jittered_backoff, wait_unless_cancelled
 from pipelines.errors import ConfigError
 
 if sys.platform != "win32":
@@ -287,8 +286,9 @@ class OAuthAuth:
         refresh_margin: timedelta = timedelta(minutes=5),
         max_retries: int = 3,
         backoff_base: float = 0.5,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         timeout: float = 30.0,
+        cancel: threading.Event | None = None,
     ) -> None:
         if not client_id or not client_secret:
             raise ConfigError(
@@ -304,6 +304,7 @@ class OAuthAuth:
         self._max_retries = max_retries
         self._backoff_base = backoff_base
         self._sleep = sleep
+        self._cancel = cancel if cancel is not None else threading.Event()
         self._http = httpx.Client(transport=transport, timeout=timeout)
         self._lock = threading.RLock()
         self._access_token: str | None = None
@@ -372,6 +373,10 @@ class OAuthAuth:
                 return True
             self._refresh(stale)
             return True
+
+    def cancel(self) -> None:
+        """Cut a retry wait short: a refresh waiting to retry raises ``RequestCancelled``."""
+        self._cancel.set()
 
     def close(self) -> None:
         """Close the token endpoint's HTTP connections."""
@@ -479,7 +484,7 @@ class OAuthAuth:
             self._max_retries,
             delay,
         )
-        self._sleep(delay)
+        wait_unless_cancelled(delay, self._cancel, self._sleep)
 
 
 def _lifetime(payload: dict[str, Any]) -> timedelta:

@@ -16,6 +16,10 @@ One pooled ``httpx.Client`` serves every thread. Each request:
 Paging follows ``pagination.next_page`` (a full URL carrying every query
 parameter) until it is null. ``map_concurrently`` runs the per-event invitee
 calls on a bounded thread pool and yields results in input order.
+
+``cancel()`` (the CLI calls it on Ctrl-C and SIGTERM) sets the event every wait
+of the client is taken on: threads waiting for the rate limiter or a retry wake
+at once and raise ``RequestCancelled``, and no further request is sent.
 """
 
 from __future__ import annotations
@@ -42,7 +46,12 @@ from pipelines.calendly.helpers.errors import (
     path_of,
     redact,
 )
-from pipelines.calendly.helpers.rate_limit import RateLimiter, jittered_backoff
+from pipelines.calendly.helpers.rate_limit import (
+    RateLimiter,
+    RequestCancelled,
+    jittered_backoff,
+    wait_unless_cancelled,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +71,7 @@ class CalendlyClient:
         auth: The authenticator supplying Bearer tokens.
         max_concurrency: Most calls in flight at once in ``map_concurrently``.
         rate_limiter: The limiter shared by every request of this client.
+        cancelled: The event ``cancel()`` sets; every wait of the client is taken on it.
     """
 
     def __init__(
@@ -76,9 +86,10 @@ class CalendlyClient:
         backoff_max: float = 30.0,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rate_limiter: RateLimiter | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -89,11 +100,13 @@ class CalendlyClient:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._sleep = sleep
+        self.cancelled = cancel if cancel is not None else threading.Event()
         self.rate_limiter = rate_limiter or RateLimiter(
             requests_per_minute,
             clock=clock,
             sleep=sleep,
             remaining_reserve=_remaining_reserve(requests_per_minute, max_concurrency),
+            cancel=self.cancelled,
         )
         pool = max(max_concurrency, 1) + 2
         self._http = httpx.Client(
@@ -176,26 +189,46 @@ class CalendlyClient:
         Raises:
             Exception: The first error (in input order) raised by ``fn``; calls
             not yet started are cancelled.
+            KeyboardInterrupt: Interrupted (also while waiting for a result):
+            the client is cancelled first, so workers waiting for the rate
+            limiter or a retry stop at once instead of holding up the exit.
         """
         pending: deque[tuple[T, Future[R]]] = deque()
         source = iter(items)
         window = self.max_concurrency * PENDING_PER_WORKER
-        with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="calendly") as pool:
-            try:
-                for item in source:
-                    pending.append((item, pool.submit(fn, item)))
-                    if len(pending) >= window:
-                        done_item, future = pending.popleft()
-                        yield done_item, future.result()
-                while pending:
+        pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="calendly")
+        try:
+            for item in source:
+                pending.append((item, pool.submit(fn, item)))
+                if len(pending) >= window:
                     done_item, future = pending.popleft()
                     yield done_item, future.result()
-            finally:
-                for _, future in pending:
-                    future.cancel()
+            while pending:
+                done_item, future = pending.popleft()
+                yield done_item, future.result()
+        except KeyboardInterrupt:
+            self.cancel()
+            raise
+        finally:
+            # calls not started are dropped; running ones end at their next wait once cancelled
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def cancel(self) -> None:
+        """Stop: wake every thread waiting for the rate limiter or a retry, send nothing more.
+
+        The waiting threads, and every later request, raise ``RequestCancelled``
+        (a ``KeyboardInterrupt``). A request already on the wire completes.
+        Safe to call from a signal handler or another thread.
+        """
+        self.cancelled.set()
+        self.rate_limiter.cancelled.set()
+        canceller = getattr(self.auth, "cancel", None)
+        if callable(canceller):
+            canceller()
 
     def close(self) -> None:
-        """Close the pooled connections (and the authenticator's, if it has any)."""
+        """Cancel what still waits, close the pooled connections (and the authenticator's)."""
+        self.cancel()
         self._http.close()
         closer = getattr(self.auth, "close", None)
         if callable(closer):
@@ -235,6 +268,8 @@ class CalendlyClient:
         failures = 0
         while True:
             self.rate_limiter.acquire()
+            if self.cancelled.is_set():
+                raise RequestCancelled
             header = self.auth.authorization()
             try:
                 self._count()
@@ -282,7 +317,7 @@ class CalendlyClient:
             self.max_retries,
             delay,
         )
-        self._sleep(delay)
+        wait_unless_cancelled(delay, self.cancelled, self._sleep)
 
 
 def _remaining_reserve(requests_per_minute: int, max_concurrency: int) -> int:

@@ -8,6 +8,11 @@ It also listens to Calendly's own accounting: every response carries
 (seconds until the window resets). When the remaining budget runs out (or a
 429 arrives) every thread pauses until the reset; a server limit lower than
 the configured one (a free plan) lowers the window.
+
+Every wait (here, and the client's and the token refresh's retry backoff) is
+taken on a ``threading.Event`` shared by the run rather than ``time.sleep``:
+setting it (Ctrl-C, SIGTERM) wakes every waiting thread at once, and they raise
+:class:`RequestCancelled` instead of sending anything more.
 """
 
 from __future__ import annotations
@@ -25,12 +30,46 @@ WINDOW_SECONDS = 60.0
 DEFAULT_PAUSE_AFTER_429 = 1.0
 
 
+class RequestCancelled(KeyboardInterrupt):
+    """The run is being cancelled: a wait was cut short and no request is sent.
+
+    A ``KeyboardInterrupt``, so that it stops the run as Ctrl-C does wherever it
+    is raised (a worker thread, under dlt) and no ``except Exception`` retries it.
+    """
+
+
+def wait_unless_cancelled(
+    seconds: float, cancel: threading.Event, sleep: Callable[[float], None] | None = None
+) -> None:
+    """Wait ``seconds``, or less if ``cancel`` is set meanwhile.
+
+    Args:
+        seconds: How long to wait.
+        cancel: The run's cancel event; waiting on it wakes as soon as it is set.
+        sleep: An injected sleep (tests' fake clocks) used instead of waiting on
+            ``cancel``; ``cancel`` is still checked before and after it.
+
+    Raises:
+        RequestCancelled: ``cancel`` is (or became) set.
+    """
+    if cancel.is_set():
+        raise RequestCancelled
+    if sleep is None:
+        cancel.wait(seconds)
+    else:
+        sleep(seconds)
+    if cancel.is_set():
+        raise RequestCancelled
+
+
 class RateLimiter:
     """Sliding-window limiter (requests per minute) that also obeys ``X-RateLimit-*`` headers.
 
     Attributes:
         requests_per_minute: The current limit (lowered if the server announces less).
         total_wait: Seconds spent waiting in ``acquire`` so far.
+        cancelled: Set it to wake every waiting caller; they, and any later
+            ``acquire``, raise :class:`RequestCancelled`.
     """
 
     def __init__(
@@ -38,10 +77,11 @@ class RateLimiter:
         requests_per_minute: int = 500,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         remaining_reserve: int = 0,
         max_wait: float = WINDOW_SECONDS,
         on_acquire: Callable[[float], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         if requests_per_minute < 1:
             raise ValueError("requests_per_minute must be at least 1")
@@ -52,13 +92,20 @@ class RateLimiter:
         self._reserve = remaining_reserve
         self._max_wait = max_wait
         self._on_acquire = on_acquire
+        self.cancelled = cancel if cancel is not None else threading.Event()
         self._sent: deque[float] = deque()
         self._paused_until = float("-inf")
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
-        """Block until one more request may be sent, then count it."""
+        """Block until one more request may be sent, then count it.
+
+        Raises:
+            RequestCancelled: ``cancelled`` is set, before or during the wait.
+        """
         while True:
+            if self.cancelled.is_set():
+                raise RequestCancelled
             with self._lock:
                 now = self._clock()
                 wait = self._wait_needed(now)
@@ -69,7 +116,7 @@ class RateLimiter:
                     return
                 self.total_wait += wait
             logger.debug("rate limiter: waiting %.2f s", wait)
-            self._sleep(wait)
+            wait_unless_cancelled(wait, self.cancelled, self._sleep)
 
     def observe(self, headers: Mapping[str, str], *, rate_limited: bool = False) -> None:
         """Read a response's ``X-RateLimit-*`` headers.
