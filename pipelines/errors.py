@@ -69,3 +69,37 @@ def database_in_use(error: BaseException) -> DatabaseInUseError | None:
             if isinstance(linked, BaseException):
                 pending.append(linked)
     return None
+
+
+INTERRUPTED = "interrupted; rerun to resume from the last checkpoint"
+
+
+class RunInterruptedError(CalendlyEltError):
+    """Ctrl-C or SIGTERM stopped the command; what was committed stays (exit 130)."""
+
+    exit_code = 130
+
+    def __init__(self, message: str = INTERRUPTED) -> None:
+        super().__init__(message)
+
+
+def interrupt_in(error: BaseException) -> KeyboardInterrupt | None:
+    """The ``KeyboardInterrupt`` behind ``error``, if any.
+
+    dlt catches a ``KeyboardInterrupt`` raised inside a pipeline step and raises
+    its own ``PipelineStepFailed`` (an ``Exception``) from it, so an interrupt
+    may arrive wrapped: ``error`` itself, its ``__cause__`` / ``__context__``
+    chain and dlt's ``exception`` attributes are searched.
+    """
+    seen: set[int] = set()
+    stack: list[BaseException] = [error]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, KeyboardInterrupt):
+            return current
+        linked = (getattr(current, "exception", None), current.__cause__, current.__context__)
+        stack.extend(item for item in linked if isinstance(item, BaseException))
+    return None

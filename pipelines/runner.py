@@ -49,7 +49,7 @@ from pipelines.calendly import (
 from pipelines.calendly.config import CalendlySettings, build_client
 from pipelines.calendly.helpers.sync_state import SyncState
 from pipelines.calendly.settings import DEFAULT_DUCKDB_FILE, PIPELINE_NAME, RAW_DATASET
-from pipelines.errors import CalendlyEltError, ConfigError, database_in_use
+from pipelines.errors import CalendlyEltError, ConfigError, database_in_use, interrupt_in
 
 logger = logging.getLogger(__name__)
 
@@ -345,6 +345,7 @@ def run_extraction(
     progress: Callable[[WindowProgress], None] | None = None,
     client_options: dict[str, Any] | None = None,
     take_lock: bool = True,
+    cancel: threading.Event | None = None,
 ) -> RunSummary:
     """Extract the organization and load it, checkpointing window by window.
 
@@ -360,6 +361,8 @@ def run_extraction(
         take_lock: Hold the pipeline's lock during the run (and its row
             counts); False when the caller holds it already, e.g. to build
             the models under it too.
+        cancel: Set it (from a signal handler) to stop: threads waiting for the
+            rate limit or a retry wake at once and nothing more is requested.
 
     Returns:
         The run's summary.
@@ -367,10 +370,14 @@ def run_extraction(
     Raises:
         PipelineLockedError: Another run holds the lock.
         CalendlyEltError: The API refused, or the load failed.
+        KeyboardInterrupt: Interrupted (also when dlt had wrapped the interrupt);
+            the next run resumes from the last checkpoint.
     """
     started = time.monotonic()
     clock = now or (lambda: datetime.now(UTC))
-    client = build_client(settings, transport=transport, now=clock, **(client_options or {}))
+    client = build_client(
+        settings, transport=transport, now=clock, cancel=cancel, **(client_options or {})
+    )
     # while the lock is held, `status` does not open the destination (see read_status)
     with pipeline_lock(lock_path(pipeline)) if take_lock else nullcontext():
         try:
@@ -499,12 +506,17 @@ def _source_state(pipeline: dlt.Pipeline) -> SyncState:
 
 @contextmanager
 def _clear_errors(doing: str) -> Iterator[None]:
-    """Turn dlt's wrapped step failures into the CalendlyEltError inside, or one line."""
+    """Turn dlt's wrapped step failures into the CalendlyEltError inside, or one line.
+
+    An interrupt dlt wrapped is raised as the ``KeyboardInterrupt`` it is, not a failure.
+    """
     try:
         yield
     except CalendlyEltError:
         raise
     except Exception as error:
+        if interrupt_in(error) is not None:
+            raise KeyboardInterrupt from error
         inner = database_in_use(error) or _calendly_error_in(error)
         if inner is not None:
             raise inner from error

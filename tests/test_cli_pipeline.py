@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,7 @@ from pipelines.cli import pipeline_commands
 from pipelines.cli.main import main
 from pipelines.errors import ConfigError
 from pipelines.runner import (
+    ExtractionError,
     LockHolder,
     live_lock_holder,
     lock_path,
@@ -30,6 +33,7 @@ from pipelines.runner import (
 from pipelines.simulator import SimConfig, Simulator, generate_organization
 
 CLI = [sys.executable, "-m", "pipelines.cli.main"]
+INTERRUPTED = "interrupted; rerun to resume from the last checkpoint"
 
 
 def _cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -195,6 +199,104 @@ def test_a_bad_token_store_path_fails_before_the_oauth_refresh_token_is_used(
     monkeypatch.setenv("SOURCES__CALENDLY__TOKEN_STORE_PATH", str(tmp_path / "tok.json"))
     assert main(["run", "--duckdb", "org.duckdb", "--skip-models"]) == 0
     assert served_org.stats["POST /oauth/token"] == 1
+
+
+class StepFailedError(Exception):
+    """Like dlt's PipelineStepFailed: the KeyboardInterrupt it caught is in ``exception``."""
+
+    def __init__(self, exception: BaseException) -> None:
+        super().__init__("Pipeline execution failed at `step=extract`")
+        self.exception = exception
+
+
+def _wrapped_by_dlt() -> BaseException:
+    return StepFailedError(KeyboardInterrupt())
+
+
+def _one_line_error_from_dlt() -> BaseException:
+    error = ExtractionError("extracting from Calendly failed: KeyboardInterrupt: ")
+    error.__cause__ = StepFailedError(KeyboardInterrupt())
+    return error
+
+
+@pytest.mark.parametrize(
+    "interrupt",
+    [KeyboardInterrupt, _wrapped_by_dlt, _one_line_error_from_dlt],
+    ids=["bare", "wrapped-by-dlt", "as-extraction-error"],
+)
+def test_an_interrupted_run_exits_130_with_one_line_however_it_arrives(
+    interrupt: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def interrupted_run(*args: Any, **kwargs: Any) -> None:
+        raise interrupt()
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CALENDLY_ACCESS_TOKEN", "pat")
+    monkeypatch.setattr("pipelines.cli.pipeline_commands.run_extraction", interrupted_run)
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    assert main(["run", "--duckdb", "org.duckdb", "--skip-models"]) == 130
+    assert capsys.readouterr().err == INTERRUPTED + "\n"
+    assert main(["backfill", "--since", "2025-01-01", "--skip-models"]) == 130
+    assert capsys.readouterr().err == INTERRUPTED + "\n"
+    assert {number: signal.getsignal(number) for number in handlers} == handlers  # restored
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_a_rate_limited_run_at_once_and_a_rerun_finishes(
+    signum: int, tmp_path: Path
+) -> None:
+    budget = 20  # requests per minute: the run soon waits up to a minute for the limiter
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    simulator = Simulator(
+        generate_organization(seed=3, size="tiny", now=now),
+        SimConfig(requests_per_minute=100_000),
+    )
+    events = len(simulator.store.events)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CALENDLY_", "SOURCES__"))}
+    env["RUNTIME__LOG_LEVEL"] = "ERROR"
+    with simulator.serve() as base_url:
+        env.update(CALENDLY_BASE_URL=base_url, CALENDLY_ACCESS_TOKEN=simulator.admin_token)
+        env["SOURCES__CALENDLY__REQUESTS_PER_MINUTE"] = str(budget)
+        run = subprocess.Popen(
+            [*CLI, "run", "--skip-models"],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            for _ in range(6000):  # until the minute's budget is spent (bounded: 10 min)
+                if simulator.stats.total >= budget or run.poll() is not None:
+                    break
+                time.sleep(0.1)
+            assert run.poll() is None, "the run ended before the rate limit held it"
+            run.send_signal(signum)
+            _, err = run.communicate(timeout=120)
+        finally:
+            if run.poll() is None:
+                run.kill()
+                run.communicate()
+        assert run.returncode == 130, err
+        assert err.splitlines()[-1] == INTERRUPTED
+        assert "error" not in err and "Traceback" not in err
+
+        env["SOURCES__CALENDLY__REQUESTS_PER_MINUTE"] = "100000"
+        rerun = subprocess.run(
+            [*CLI, "run", "--skip-models"],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"backfill done: 37 windows, {events} events" in rerun.stdout
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,9 @@
 Each command group lives in its own module and registers itself on ``app``;
 ``main`` is the single place that turns a ``CalendlyEltError`` into a one-line
 message on stderr and a non-zero exit (``--debug`` shows the traceback). A
-DuckDB lock conflict, whatever wraps it, becomes one such line too.
+DuckDB lock conflict, whatever wraps it, becomes one such line too. An
+interrupt (Ctrl-C, SIGTERM in ``run``/``backfill``/``demo``), even one dlt
+wrapped in its own exception, exits 130 with one line, not as a failure.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import typer
 # typer 0.29 vendors click; its parsing errors are these classes, not the click package's
 from typer._click import exceptions as click_errors
 
-from pipelines.errors import CalendlyEltError, database_in_use
+from pipelines.errors import CalendlyEltError, RunInterruptedError, database_in_use, interrupt_in
 
 app = typer.Typer(
     name="calendly-elt",
@@ -52,9 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     _register_commands()
     try:
         result = app(args=argv, prog_name="calendly-elt", standalone_mode=False)
+    except RunInterruptedError as error:
+        if _state["debug"]:
+            raise
+        return _interrupted(str(error))
     except CalendlyEltError as error:
         if _state["debug"]:
             raise
+        if interrupt_in(error) is not None:
+            return _interrupted()
         shown = database_in_use(error) or error
         print(f"error: {shown}", file=sys.stderr)
         return shown.exit_code
@@ -71,13 +79,24 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    except Exception as error:  # a DuckDB lock conflict a command did not wrap; else a bug
+    except Exception as error:  # a DuckDB lock conflict or an interrupt not wrapped; else a bug
+        if _state["debug"]:
+            raise
+        if interrupt_in(error) is not None:
+            return _interrupted()
         in_use = database_in_use(error)
-        if in_use is None or _state["debug"]:
+        if in_use is None:
             raise
         print(f"error: {in_use}", file=sys.stderr)
         return in_use.exit_code
     return result if isinstance(result, int) else 0
+
+
+def _interrupted(message: str = "interrupted") -> int:
+    if sys.stderr.isatty():  # end the progress line (or the echoed ^C) first
+        print(file=sys.stderr)
+    print(message, file=sys.stderr)
+    return 130
 
 
 def _help_hint(error: click_errors.ClickException) -> str:

@@ -1,7 +1,8 @@
 """``calendly-elt run | backfill | demo | status``: the extraction job.
 
 Thin commands over :mod:`pipelines.runner`. Results go to stdout; progress
-(windows done/total, events, invitee calls, requests) goes to stderr.
+(windows done/total, events, invitee calls, requests) goes to stderr. Ctrl-C
+and SIGTERM stop a run at once: exit 130 with one line (see ``_stop_on_signals``).
 """
 
 from __future__ import annotations
@@ -9,10 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -20,7 +25,7 @@ import typer
 from pipelines.calendly import WindowProgress
 from pipelines.calendly.config import parse_start_date, resolve_settings
 from pipelines.cli.main import app
-from pipelines.errors import ConfigError
+from pipelines.errors import INTERRUPTED, ConfigError, RunInterruptedError, interrupt_in
 from pipelines.models.report import render_report
 from pipelines.models.runner import build_models
 from pipelines.runner import (
@@ -58,6 +63,7 @@ SkipModelsOption = Annotated[
     bool, typer.Option("--skip-models", help="Load only; do not build the SQL models.")
 ]
 DEMO_MARKER = "calendly-elt-demo"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _quiet_dlt() -> None:
@@ -65,6 +71,38 @@ def _quiet_dlt() -> None:
     if not logging.getLogger().isEnabledFor(logging.INFO):
         os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
         logging.getLogger("dlt").setLevel(logging.ERROR)
+
+
+@contextmanager
+def _stop_on_signals(message: str = INTERRUPTED) -> Iterator[threading.Event]:
+    """Make Ctrl-C and SIGTERM stop the run at once, ending in ``RunInterruptedError``.
+
+    The handler sets the yielded event, which every rate-limit and retry wait of
+    the client is taken on (worker threads waiting up to a minute wake at once),
+    then raises ``KeyboardInterrupt`` in the main thread. dlt wraps that in its
+    own exception (and intercepts the signals itself while normalizing and
+    loading, raising a ``KeyboardInterrupt`` subclass later), so the whole
+    exception chain is searched for it.
+    """
+    cancel = threading.Event()
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        cancel.set()
+        raise KeyboardInterrupt
+
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
+    try:
+        yield cancel
+    except BaseException as error:
+        if interrupt_in(error) is None:
+            raise
+        raise RunInterruptedError(message) from error
+    finally:
+        for number, handler in previous.items():
+            if handler is not None:  # None: installed outside Python, cannot be restored
+                signal.signal(number, handler)
 
 
 def _progress_printer() -> Callable[[WindowProgress], None]:
@@ -119,7 +157,7 @@ def _extract_and_build(
 ) -> None:
     settings = resolve_settings()
     # the models are built under the run's lock too: `status` keeps off the database
-    with pipeline_lock(lock_path(pipeline)):
+    with _stop_on_signals() as cancel, pipeline_lock(lock_path(pipeline)):
         summary = run_extraction(
             pipeline,
             settings,
@@ -127,6 +165,7 @@ def _extract_and_build(
             since=since,
             progress=_progress_printer(),
             take_lock=False,
+            cancel=cancel,
         )
         _print_summary(summary)
         if not skip_models:
@@ -271,7 +310,8 @@ def demo_command(
     )
     pipeline = make_pipeline(duckdb_path=database)
     _mark_demo(database)
-    with pipeline_lock(lock_path(pipeline)):
+    # a demo starts over: nothing to resume after an interrupt
+    with _stop_on_signals("interrupted") as cancel, pipeline_lock(lock_path(pipeline)):
         summary = run_extraction(
             pipeline,
             settings,
@@ -279,6 +319,7 @@ def demo_command(
             transport=simulator.transport(),
             progress=_progress_printer(),
             take_lock=False,
+            cancel=cancel,
         )
         _print_summary(summary)
         _build_models(pipeline, store.clock.now())
