@@ -23,11 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines.calendly.config import resolve_settings
-from pipelines.runner import RunSummary, make_pipeline, run_extraction
-from pipelines.simulator import SimConfig, Simulator
-from pipelines.simulator.activity import simulate_day
-from pipelines.simulator.generator import generate_organization
+from calendly_elt.calendly.config import resolve_settings
+from calendly_elt.runner import RunSummary, make_pipeline, run_extraction
+from calendly_elt.simulator import SimConfig, Simulator
+from calendly_elt.simulator.activity import simulate_day
+from calendly_elt.simulator.generator import generate_organization
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_JSON = BENCH_DIR / "results" / "extraction.json"

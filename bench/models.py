@@ -23,11 +23,11 @@ from pathlib import Path
 
 import dlt
 
-from pipelines.calendly.config import resolve_settings
-from pipelines.models.runner import build_models
-from pipelines.runner import make_pipeline, run_extraction
-from pipelines.simulator import SimConfig, Simulator
-from pipelines.simulator.generator import DEFAULT_NOW, generate_organization
+from calendly_elt.calendly.config import resolve_settings
+from calendly_elt.models.runner import build_models
+from calendly_elt.runner import make_pipeline, run_extraction
+from calendly_elt.simulator import SimConfig, Simulator
+from calendly_elt.simulator.generator import DEFAULT_NOW, generate_organization
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_JSON = BENCH_DIR / "results" / "models.json"

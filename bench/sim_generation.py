@@ -35,7 +35,7 @@ def _maxrss_mb() -> float:
 
 def measure_one(size: str, seed: int) -> dict[str, object]:
     """Generate one organization in this process and report time and memory."""
-    from pipelines.simulator.generator import generate_organization
+    from calendly_elt.simulator.generator import generate_organization
 
     baseline = _maxrss_mb()
     started = time.perf_counter()

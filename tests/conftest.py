@@ -9,8 +9,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from source_harness import SourceHarness, make_harness
 
-from pipelines.simulator import generate_organization
-from pipelines.simulator.store import Store
+from calendly_elt.simulator import generate_organization
+from calendly_elt.simulator.store import Store
 
 
 @pytest.fixture

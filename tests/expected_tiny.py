@@ -1,6 +1,6 @@
 """Expected marts of the hand-built tiny organization, counted BY HAND.
 
-Source: ``pipelines/simulator/scenarios.py`` (its docstring lists B1..B16).
+Source: ``calendly_elt/simulator/scenarios.py`` (its docstring lists B1..B16).
 ``AS_OF`` is the scenario's ``now``. Nothing here is computed from the store:
 every number below was worked out on paper from the scenario script, so the
 ground truth (and the SQL marts, which reuse this file) are checked against

@@ -1,7 +1,7 @@
 """Warehouses for the model tests: a simulated organization loaded by the real source.
 
 ``load_store`` serves a simulator ``Store`` over the in-process transport and
-runs the real extraction (``pipelines.runner.run_extraction``) into a dlt
+runs the real extraction (``calendly_elt.runner.run_extraction``) into a dlt
 pipeline, so the SQL models read exactly what the pipeline loads.
 """
 
@@ -13,11 +13,11 @@ from typing import Any
 
 import dlt
 
-from pipelines.calendly.config import resolve_settings
-from pipelines.calendly.settings import RAW_DATASET
-from pipelines.runner import RunSummary, run_extraction
-from pipelines.simulator import SimConfig, Simulator
-from pipelines.simulator.store import Store
+from calendly_elt.calendly.config import resolve_settings
+from calendly_elt.calendly.settings import RAW_DATASET
+from calendly_elt.runner import RunSummary, run_extraction
+from calendly_elt.simulator import SimConfig, Simulator
+from calendly_elt.simulator.store import Store
 
 UNLIMITED = 10**9
 

@@ -22,10 +22,10 @@ import dlt
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
-from pipelines.calendly.config import CalendlySettings, resolve_settings
-from pipelines.runner import RunSummary, make_pipeline, run_extraction
-from pipelines.simulator import SimConfig, Simulator, generate_organization
-from pipelines.simulator.store import Store, uuid_of
+from calendly_elt.calendly.config import CalendlySettings, resolve_settings
+from calendly_elt.runner import RunSummary, make_pipeline, run_extraction
+from calendly_elt.simulator import SimConfig, Simulator, generate_organization
+from calendly_elt.simulator.store import Store, uuid_of
 
 FAST = 1_000_000  # requests per minute: no rate limiting unless a test wants it
 IGNORED_COLUMNS = {"is_deleted", "deleted_at"}

@@ -20,15 +20,15 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from pipelines.calendly.helpers.auth import OAuthAuth, TokenStore, fingerprint
-from pipelines.calendly.helpers.client import CalendlyClient
-from pipelines.calendly.helpers.errors import (
+from calendly_elt.calendly.helpers.auth import OAuthAuth, TokenStore, fingerprint
+from calendly_elt.calendly.helpers.client import CalendlyClient
+from calendly_elt.calendly.helpers.errors import (
     CalendlyAuthError,
     CalendlyServerError,
     TokenStoreError,
 )
-from pipelines.calendly.helpers.rate_limit import RequestCancelled
-from pipelines.errors import ConfigError
+from calendly_elt.calendly.helpers.rate_limit import RequestCancelled
+from calendly_elt.errors import ConfigError
 
 BASE = "https://api.calendly.test"
 CLIENT_ID = "client-id-1"
@@ -398,7 +398,7 @@ def test_a_failing_token_store_stops_before_the_new_token_is_used(
     def disk_full(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("pipelines.calendly.helpers.auth.os.replace", disk_full)
+    monkeypatch.setattr("calendly_elt.calendly.helpers.auth.os.replace", disk_full)
     auth = make_auth(server, store, now)
     with pytest.raises(
         TokenStoreError, match=r"cannot write the OAuth token store .*No space left"

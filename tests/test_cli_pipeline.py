@@ -19,10 +19,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipelines.cli import pipeline_commands
-from pipelines.cli.main import main
-from pipelines.errors import ConfigError
-from pipelines.runner import (
+from calendly_elt.cli import pipeline_commands
+from calendly_elt.cli.main import main
+from calendly_elt.errors import ConfigError
+from calendly_elt.runner import (
     ExtractionError,
     LockHolder,
     live_lock_holder,
@@ -30,9 +30,9 @@ from pipelines.runner import (
     make_pipeline,
     pipeline_lock,
 )
-from pipelines.simulator import SimConfig, Simulator, generate_organization
+from calendly_elt.simulator import SimConfig, Simulator, generate_organization
 
-CLI = [sys.executable, "-m", "pipelines.cli.main"]
+CLI = [sys.executable, "-m", "calendly_elt.cli.main"]
 INTERRUPTED = "interrupted; rerun to resume from the last checkpoint"
 
 
@@ -235,7 +235,7 @@ def test_an_interrupted_run_exits_130_with_one_line_however_it_arrives(
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CALENDLY_ACCESS_TOKEN", "pat")
-    monkeypatch.setattr("pipelines.cli.pipeline_commands.run_extraction", interrupted_run)
+    monkeypatch.setattr("calendly_elt.cli.pipeline_commands.run_extraction", interrupted_run)
     handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     assert main(["run", "--duckdb", "org.duckdb", "--skip-models"]) == 130
     assert capsys.readouterr().err == INTERRUPTED + "\n"
@@ -348,7 +348,7 @@ _HOLD_DUCKDB = textwrap.dedent(
     """
     import sys
     import duckdb
-    from pipelines.runner import lock_path, make_pipeline, pipeline_lock
+    from calendly_elt.runner import lock_path, make_pipeline, pipeline_lock
     database, holder = sys.argv[1], sys.argv[2]
     lock = pipeline_lock(lock_path(make_pipeline(duckdb_path=database)))
     if holder == "run":

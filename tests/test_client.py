@@ -19,9 +19,9 @@ import httpx
 import pytest
 from fakes import FakeClock
 
-from pipelines.calendly.helpers.auth import PersonalAccessTokenAuth
-from pipelines.calendly.helpers.client import CalendlyClient
-from pipelines.calendly.helpers.errors import (
+from calendly_elt.calendly.helpers.auth import PersonalAccessTokenAuth
+from calendly_elt.calendly.helpers.client import CalendlyClient
+from calendly_elt.calendly.helpers.errors import (
     ADVICE_NOT_FOUND,
     ADVICE_ORGANIZATION_SCOPE,
     ADVICE_PAGE_TOKEN_EXPIRED,
@@ -441,7 +441,7 @@ def test_retry_logs_name_the_path_but_never_the_token_or_the_query(
 ) -> None:
     api = FakeCalendly(ROWS[:3], {0: "503", 1: "drop"})
     client, _ = make_client(api)
-    caplog.set_level(logging.DEBUG, logger="pipelines")
+    caplog.set_level(logging.DEBUG, logger="calendly_elt")
     rows = all_rows(client, invitee_email="person@example.com")
     assert len(rows) == 3
     retry_lines = [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
@@ -452,7 +452,7 @@ def test_retry_logs_name_the_path_but_never_the_token_or_the_query(
 
 
 def test_personal_access_token_auth_requires_a_token_and_hides_it() -> None:
-    from pipelines.errors import ConfigError
+    from calendly_elt.errors import ConfigError
 
     with pytest.raises(ConfigError, match="CALENDLY_ACCESS_TOKEN"):
         PersonalAccessTokenAuth("  ")

@@ -14,9 +14,9 @@ import httpx
 import pytest
 from fakes import FakeClock
 
-from pipelines.calendly.helpers.auth import PersonalAccessTokenAuth
-from pipelines.calendly.helpers.client import CalendlyClient
-from pipelines.calendly.helpers.rate_limit import RateLimiter, RequestCancelled
+from calendly_elt.calendly.helpers.auth import PersonalAccessTokenAuth
+from calendly_elt.calendly.helpers.client import CalendlyClient
+from calendly_elt.calendly.helpers.rate_limit import RateLimiter, RequestCancelled
 
 WINDOW = 60.0
 

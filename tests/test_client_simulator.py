@@ -23,18 +23,18 @@ import httpx
 import pytest
 from fakes import FakeClock
 
-from pipelines.calendly.helpers.auth import OAuthAuth, PersonalAccessTokenAuth, TokenStore
-from pipelines.calendly.helpers.client import CalendlyClient
-from pipelines.calendly.helpers.errors import (
+from calendly_elt.calendly.helpers.auth import OAuthAuth, PersonalAccessTokenAuth, TokenStore
+from calendly_elt.calendly.helpers.client import CalendlyClient
+from calendly_elt.calendly.helpers.errors import (
     ADVICE_ORGANIZATION_SCOPE,
     CalendlyAuthError,
     CalendlyBadRequestError,
     CalendlyForbiddenError,
     CalendlyNotFoundError,
 )
-from pipelines.simulator import SimConfig, Simulator, generate_organization
-from pipelines.simulator.faults import FaultConfig
-from pipelines.simulator.store import Store, uuid_of
+from calendly_elt.simulator import SimConfig, Simulator, generate_organization
+from calendly_elt.simulator.faults import FaultConfig
+from calendly_elt.simulator.store import Store, uuid_of
 
 BASE = "https://api.calendly.com"
 CLIENT_ID, CLIENT_SECRET = "elt-app", "elt-app-SECRET"

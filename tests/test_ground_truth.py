@@ -8,13 +8,13 @@ from datetime import date, datetime, timedelta
 import expected_tiny as expected
 import pytest
 
-from pipelines.simulator.ground_truth import (
+from calendly_elt.simulator.ground_truth import (
     FCT_BOOKINGS_COLUMNS,
     compute_ground_truth,
     export_ground_truth,
 )
-from pipelines.simulator.scenarios import MAX, OLIVIA, build_tiny_organization
-from pipelines.simulator.store import Store, uri_of, uuid_of
+from calendly_elt.simulator.scenarios import MAX, OLIVIA, build_tiny_organization
+from calendly_elt.simulator.store import Store, uri_of, uuid_of
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ from source_harness import (
     uuid,
 )
 
-from pipelines.simulator import mutations
-from pipelines.simulator.store import Store, parse_ts
+from calendly_elt.simulator import mutations
+from calendly_elt.simulator.store import Store, parse_ts
 
 
 def _future_active_invitee(store: Store, *, group: bool = False) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from source_harness import SourceHarness, diff_trees, expected_tables, loaded_tree
 
-from pipelines.simulator.activity import simulate_day
-from pipelines.simulator.store import Store, parse_ts
+from calendly_elt.simulator.activity import simulate_day
+from calendly_elt.simulator.store import Store, parse_ts
 
 TABLES = ("scheduled_events", "invitees")
 

@@ -29,9 +29,9 @@ from source_harness import (
     query,
 )
 
-from pipelines.calendly import WindowProgress
-from pipelines.runner import ExtractionError, PipelineLockedError, lock_path, pipeline_lock
-from pipelines.simulator.faults import Fault, FaultConfig
+from calendly_elt.calendly import WindowProgress
+from calendly_elt.runner import ExtractionError, PipelineLockedError, lock_path, pipeline_lock
+from calendly_elt.simulator.faults import Fault, FaultConfig
 
 KILL_AFTER_WINDOWS = 12
 
@@ -148,7 +148,7 @@ def test_expired_page_token_restarts_the_window(tmp_path: Path) -> None:
                     store.clock.advance(timedelta(minutes=10))  # the token has expired
             return super().handle_request(request)
 
-    from pipelines.runner import run_extraction
+    from calendly_elt.runner import run_extraction
 
     run_extraction(
         pipeline,
@@ -234,7 +234,7 @@ _HOLD_LOCK = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from pipelines.runner import pipeline_lock
+    from calendly_elt.runner import pipeline_lock
     with pipeline_lock(Path(sys.argv[1])):
         print("locked", flush=True)
         sys.stdin.read()

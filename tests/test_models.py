@@ -17,17 +17,17 @@ from model_fixtures import (
     snapshot_marts,
 )
 
-from pipelines.models import runner
-from pipelines.models.catalog import LAYERS, load_catalog
-from pipelines.models.errors import (
+from calendly_elt.models import runner
+from calendly_elt.models.catalog import LAYERS, load_catalog
+from calendly_elt.models.errors import (
     MartsMissingError,
     ModelBuildError,
     ModelDefinitionError,
     RawDataMissingError,
 )
-from pipelines.models.runner import build_models, run_sql_tests
-from pipelines.models.transpile import RenderTarget, as_of_literal, render_sql
-from pipelines.simulator.generator import DEFAULT_NOW, generate_organization
+from calendly_elt.models.runner import build_models, run_sql_tests
+from calendly_elt.models.transpile import RenderTarget, as_of_literal, render_sql
+from calendly_elt.simulator.generator import DEFAULT_NOW, generate_organization
 
 AS_OF = DEFAULT_NOW
 

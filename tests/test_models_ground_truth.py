@@ -19,10 +19,10 @@ import dlt
 import pytest
 from model_fixtures import MART_KEYS, duckdb_pipeline, fetch_rows, load_store
 
-from pipelines.models.runner import build_models, run_sql_tests
-from pipelines.simulator.generator import DEFAULT_NOW, generate_organization
-from pipelines.simulator.ground_truth import GroundTruth, compute_ground_truth
-from pipelines.simulator.store import Resource, Store, parse_ts, uuid_of
+from calendly_elt.models.runner import build_models, run_sql_tests
+from calendly_elt.simulator.generator import DEFAULT_NOW, generate_organization
+from calendly_elt.simulator.ground_truth import GroundTruth, compute_ground_truth
+from calendly_elt.simulator.store import Resource, Store, parse_ts, uuid_of
 
 TOLERANCE = 1e-9
 

@@ -20,11 +20,11 @@ from model_fixtures import (
     snapshot_marts,
 )
 
-from pipelines.models.catalog import load_catalog
-from pipelines.models.errors import ModelBuildError
-from pipelines.models.report import render_report
-from pipelines.models.runner import analytics_schema_of, build_models, run_sql_tests
-from pipelines.simulator.generator import DEFAULT_NOW, generate_organization
+from calendly_elt.models.catalog import load_catalog
+from calendly_elt.models.errors import ModelBuildError
+from calendly_elt.models.report import render_report
+from calendly_elt.models.runner import analytics_schema_of, build_models, run_sql_tests
+from calendly_elt.simulator.generator import DEFAULT_NOW, generate_organization
 
 pytestmark = pytest.mark.postgres
 

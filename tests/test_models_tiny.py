@@ -1,7 +1,7 @@
 """The hand-built tiny organization against expected values counted by hand.
 
 Every case of issue #4's acceptance list is one booking of
-``pipelines/simulator/scenarios.py`` (B1..B16); ``tests/expected_tiny.py``
+``calendly_elt/simulator/scenarios.py`` (B1..B16); ``tests/expected_tiny.py``
 holds the numbers worked out on paper. The organization goes through the real
 source into DuckDB and the models are built for the scenario's ``AS_OF``.
 """
@@ -17,9 +17,9 @@ import expected_tiny as expected
 import pytest
 from model_fixtures import duckdb_pipeline, fetch_rows, load_store
 
-from pipelines.models.runner import build_models, run_sql_tests
-from pipelines.simulator.scenarios import MAX, OLIVIA, build_tiny_organization
-from pipelines.simulator.store import Store, uri_of
+from calendly_elt.models.runner import build_models, run_sql_tests
+from calendly_elt.simulator.scenarios import MAX, OLIVIA, build_tiny_organization
+from calendly_elt.simulator.store import Store, uri_of
 
 HOSTS = {uri_of("users", OLIVIA): "olivia", uri_of("users", MAX): "max"}
 

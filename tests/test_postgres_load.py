@@ -15,8 +15,8 @@ import dlt
 import pytest
 from source_harness import SourceHarness, assert_matches_store, table_rows, uuid
 
-from pipelines.runner import make_pipeline, read_status
-from pipelines.simulator import mutations
+from calendly_elt.runner import make_pipeline, read_status
+from calendly_elt.simulator import mutations
 
 pytestmark = pytest.mark.postgres
 

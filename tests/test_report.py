@@ -16,17 +16,17 @@ import duckdb
 import pytest
 from model_fixtures import duckdb_pipeline, fetch_rows, load_store
 
-from pipelines.cli.main import main
-from pipelines.models import report as report_module
-from pipelines.models.errors import MartsMissingError, WarehouseUnavailableError
-from pipelines.models.report import render_report
-from pipelines.models.runner import build_models
-from pipelines.runner import make_pipeline
-from pipelines.simulator import SimConfig, Simulator
-from pipelines.simulator.generator import DEFAULT_NOW, generate_organization
-from pipelines.simulator.ground_truth import fct_bookings
-from pipelines.simulator.mutations import cancel_invitee
-from pipelines.simulator.store import uuid_of
+from calendly_elt.cli.main import main
+from calendly_elt.models import report as report_module
+from calendly_elt.models.errors import MartsMissingError, WarehouseUnavailableError
+from calendly_elt.models.report import render_report
+from calendly_elt.models.runner import build_models
+from calendly_elt.runner import make_pipeline
+from calendly_elt.simulator import SimConfig, Simulator
+from calendly_elt.simulator.generator import DEFAULT_NOW, generate_organization
+from calendly_elt.simulator.ground_truth import fct_bookings
+from calendly_elt.simulator.mutations import cancel_invitee
+from calendly_elt.simulator.store import uuid_of
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from pipelines.simulator.activity import simulate_day
-from pipelines.simulator.generator import DEFAULT_NOW, dump_store, generate_organization
-from pipelines.simulator.store import Store, format_ts, uuid_of
+from calendly_elt.simulator.activity import simulate_day
+from calendly_elt.simulator.generator import DEFAULT_NOW, dump_store, generate_organization
+from calendly_elt.simulator.store import Store, format_ts, uuid_of
 
 DAY_START, DAY_END = format_ts(DEFAULT_NOW), format_ts(DEFAULT_NOW + timedelta(days=1))
 

@@ -8,7 +8,13 @@ import httpx
 import pytest
 from fakes import FakeClock
 
-from pipelines.simulator import FaultConfig, SimConfig, SimRequest, Simulator, generate_organization
+from calendly_elt.simulator import (
+    FaultConfig,
+    SimConfig,
+    SimRequest,
+    Simulator,
+    generate_organization,
+)
 
 BASE = "https://api.calendly.com"
 

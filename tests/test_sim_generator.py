@@ -8,14 +8,14 @@ from datetime import timedelta
 
 import pytest
 
-from pipelines.simulator.generator import (
+from calendly_elt.simulator.generator import (
     DEFAULT_NOW,
     SIZES,
     dump_store,
     generate_organization,
 )
-from pipelines.simulator.mutations import LOCATION_KINDS
-from pipelines.simulator.store import Store, parse_ts, uuid_of
+from calendly_elt.simulator.mutations import LOCATION_KINDS
+from calendly_elt.simulator.store import Store, parse_ts, uuid_of
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 

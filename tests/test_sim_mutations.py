@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from pipelines.simulator import mutations
-from pipelines.simulator.scenarios import DEMO, MAX, OLIVIA, WEBINAR, build_tiny_organization
-from pipelines.simulator.store import SimulatorError, Store, format_ts, parse_ts, uri_of, uuid_of
+from calendly_elt.simulator import mutations
+from calendly_elt.simulator.scenarios import DEMO, MAX, OLIVIA, WEBINAR, build_tiny_organization
+from calendly_elt.simulator.store import SimulatorError, Store, format_ts, parse_ts, uri_of, uuid_of
 
 
 class Recorder:

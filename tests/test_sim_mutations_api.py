@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from pipelines.simulator import SimConfig, Simulator, mutations
-from pipelines.simulator.scenarios import DEMO, MAX, WEBINAR, build_tiny_organization
-from pipelines.simulator.store import Store, format_ts, uri_of, uuid_of
+from calendly_elt.simulator import SimConfig, Simulator, mutations
+from calendly_elt.simulator.scenarios import DEMO, MAX, WEBINAR, build_tiny_organization
+from calendly_elt.simulator.store import Store, format_ts, uri_of, uuid_of
 
 BASE = "https://api.calendly.com"
 

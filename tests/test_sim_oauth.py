@@ -11,8 +11,8 @@ import httpx
 import pytest
 from fakes import FakeClock
 
-from pipelines.simulator import SimConfig, Simulator, generate_organization
-from pipelines.simulator.store import uri_of
+from calendly_elt.simulator import SimConfig, Simulator, generate_organization
+from calendly_elt.simulator.store import uri_of
 
 BASE = "https://api.calendly.com"
 CLIENT_ID, CLIENT_SECRET, REDIRECT = "my-app", "s3cret", "https://app.example/callback"

@@ -9,8 +9,8 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
-from pipelines.simulator import SimConfig, Simulator, generate_organization
-from pipelines.simulator.store import (
+from calendly_elt.simulator import SimConfig, Simulator, generate_organization
+from calendly_elt.simulator.store import (
     Resource,
     SimulatorError,
     Store,
@@ -474,8 +474,8 @@ def test_a_time_filter_without_a_zone_is_utc_whatever_the_machines_zone(
 
 
 def test_page_tokens_dead_for_a_day_are_forgotten() -> None:
-    from pipelines.simulator.pagination import FORGET_AFTER, PRUNE_EVERY, PageTokens
-    from pipelines.simulator.store import SimClock
+    from calendly_elt.simulator.pagination import FORGET_AFTER, PRUNE_EVERY, PageTokens
+    from calendly_elt.simulator.store import SimClock
 
     clock = SimClock(parse_ts("2026-01-15T12:00:00Z"))
     tokens = PageTokens(clock.now)

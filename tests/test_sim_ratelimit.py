@@ -6,8 +6,8 @@ import httpx
 import pytest
 from fakes import FakeClock
 
-from pipelines.simulator import SimConfig, Simulator, generate_organization
-from pipelines.simulator.rate_limit import RateLimiter
+from calendly_elt.simulator import SimConfig, Simulator, generate_organization
+from calendly_elt.simulator.rate_limit import RateLimiter
 
 BASE = "https://api.calendly.com"
 

@@ -20,8 +20,8 @@ import jsonschema
 import pytest
 import yaml
 
-from pipelines.simulator import SimConfig, Simulator, generate_organization
-from pipelines.simulator.store import Resource, Store, uri_of, uuid_of
+from calendly_elt.simulator import SimConfig, Simulator, generate_organization
+from calendly_elt.simulator.store import Resource, Store, uri_of, uuid_of
 
 # Calendly's spec, committed unchanged under reference/ so a fresh clone needs nothing else
 SPEC_PATH = Path(__file__).resolve().parents[1] / "reference" / "calendly-openapi-2023.yaml"

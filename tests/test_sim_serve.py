@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipelines.simulator import Simulator, generate_organization
+from calendly_elt.simulator import Simulator, generate_organization
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = "2026-01-15T12:00:00Z"
@@ -25,7 +25,7 @@ def cli() -> list[str]:
     script = Path(sys.executable).parent / "calendly-elt"
     if script.exists():
         return [str(script)]
-    runner = "import sys; from pipelines.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    runner = "import sys; from calendly_elt.cli.main import main; sys.exit(main(sys.argv[1:]))"
     return [sys.executable, "-c", runner]
 
 
@@ -199,7 +199,7 @@ def test_same_seed_gives_byte_identical_responses() -> None:
 
 SESSION_DIGEST = """
 import hashlib, httpx
-from pipelines.simulator import Simulator, generate_organization
+from calendly_elt.simulator import Simulator, generate_organization
 sim = Simulator(generate_organization(seed=7, size="small"))
 digest = hashlib.sha256()
 org = sim.store.organization["uri"]

@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pipelines.simulator import mutations
-from pipelines.simulator.scenarios import DEMO, INTRO, MAX, OLIVIA, build_tiny_organization
-from pipelines.simulator.store import Store, format_ts, uri_of, uuid_of
-from pipelines.simulator.webhooks import SIGNATURE_HEADER, WebhookDispatcher, sign, verify
+from calendly_elt.simulator import mutations
+from calendly_elt.simulator.scenarios import DEMO, INTRO, MAX, OLIVIA, build_tiny_organization
+from calendly_elt.simulator.store import Store, format_ts, uri_of, uuid_of
+from calendly_elt.simulator.webhooks import SIGNATURE_HEADER, WebhookDispatcher, sign, verify
 
 KEY = "whsec-test-key"
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from pipelines.simulator import SimConfig, Simulator, generate_organization
-from pipelines.simulator.store import Resource, Store, format_ts, uri_of, uuid_of
+from calendly_elt.simulator import SimConfig, Simulator, generate_organization
+from calendly_elt.simulator.store import Resource, Store, format_ts, uri_of, uuid_of
 
 BASE = "https://api.calendly.com"
 
@@ -189,7 +189,7 @@ def test_data_compliance_deletion(
 
 
 def test_api_mutations_deliver_signed_webhooks() -> None:
-    from pipelines.simulator.webhooks import SIGNATURE_HEADER, verify
+    from calendly_elt.simulator.webhooks import SIGNATURE_HEADER, verify
 
     store = generate_organization(seed=7, size="small")
     sim = Simulator(store, SimConfig(deliver_webhooks=True))

@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.calendly.config import resolve_settings
-from pipelines.calendly.helpers.sync_state import KnownData, KnownEvent, RunRequest, SyncState
-from pipelines.calendly.helpers.windows import (
+from calendly_elt.calendly.config import resolve_settings
+from calendly_elt.calendly.helpers.sync_state import KnownData, KnownEvent, RunRequest, SyncState
+from calendly_elt.calendly.helpers.windows import (
     Window,
     default_backfill_start,
     merge_ranges,
     split_windows,
 )
-from pipelines.errors import ConfigError
+from calendly_elt.errors import ConfigError
 
 NOW = datetime(2026, 1, 15, 12, tzinfo=UTC)
 ENV = (
@@ -234,7 +234,7 @@ def test_dlt_toml_files_under_sources_calendly_are_read(tmp_path: Path) -> None:
     )
     # dlt finds .dlt/ from the working directory once per process: read it in a fresh one
     show = (
-        "from pipelines.calendly.config import resolve_settings; s = resolve_settings(); "
+        "from calendly_elt.calendly.config import resolve_settings; s = resolve_settings(); "
         "print(s.access_token, s.window_days, s.scope)"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CALENDLY_", "SOURCES__"))}

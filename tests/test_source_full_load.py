@@ -17,9 +17,9 @@ from source_harness import (
     table_rows,
 )
 
-from pipelines.calendly.config import resolve_settings
-from pipelines.errors import ConfigError
-from pipelines.runner import run_extraction
+from calendly_elt.calendly.config import resolve_settings
+from calendly_elt.errors import ConfigError
+from calendly_elt.runner import run_extraction
 
 
 def test_full_load_equals_the_simulator_state(small_harness: SourceHarness) -> None:
@@ -157,7 +157,7 @@ def test_a_narrower_scope_on_a_loaded_dataset_is_refused_unless_full_refresh(
 def test_organization_scope_with_a_member_token_fails_with_advice(
     tiny_harness: SourceHarness,
 ) -> None:
-    from pipelines.calendly.helpers.errors import CalendlyForbiddenError
+    from calendly_elt.calendly.helpers.errors import CalendlyForbiddenError
 
     settings = tiny_harness.settings(access_token=tiny_harness.store.member_token)
     with pytest.raises(CalendlyForbiddenError, match="use scope=user"):
@@ -193,7 +193,7 @@ def test_a_resource_refused_by_rights_or_plan_is_skipped_with_a_warning(
 ) -> None:
     refusals = {"/routing_forms": 404, "/groups": 403}
     pipeline = tiny_harness.pipeline()
-    with caplog.at_level(logging.WARNING, logger="pipelines.calendly"):
+    with caplog.at_level(logging.WARNING, logger="calendly_elt.calendly"):
         summary = run_extraction(
             pipeline,
             tiny_harness.settings(),

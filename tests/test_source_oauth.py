@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from source_harness import SourceHarness, assert_matches_store
 
-from pipelines.calendly import WindowProgress
+from calendly_elt.calendly import WindowProgress
 
 CLIENT_ID, CLIENT_SECRET = "elt-app", "elt-app-secret"
 

@@ -1,0 +1,544 @@
+"""Authentication for the Calendly API: personal access tokens and OAuth.
+
+Calendly's OAuth refresh tokens are single-use: every refresh returns a new
+refresh token and revokes the old one. If the new one is lost (a crash right
+after the refresh), the integration is locked out until someone re-authorizes
+the app. So :class:`OAuthAuth`:
+
+- checks that the :class:`TokenStore` (a 0600 JSON file, replaced atomically)
+  can be written *before* the first token request, so a bad
+  ``token_store_path`` fails with the refresh token unused;
+- writes the rotated refresh token to the store *before* the new access token
+  is handed to anyone;
+- refreshes under a thread lock (concurrent callers that all hit a 401 share a
+  single refresh) and an exclusive file lock next to the store, inside which
+  it re-reads the store first: a second process sharing the store (a DuckDB
+  and a PostgreSQL run from the same folder) takes over the tokens the first
+  one just stored instead of sending the refresh token the first one spent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from calendly_elt.calendly.helpers.errors import (
+    ADVICE_OAUTH_CLIENT,
+    ADVICE_REFRESH_TOKEN_REJECTED,
+    CalendlyApiError,
+    CalendlyAuthError,
+    CalendlyRateLimitError,
+    CalendlyServerError,
+    TokenStoreError,
+    path_of,
+    redact,
+)
+from calendly_elt.calendly.helpers.rate_limit import jittered_backoff, wait_unless_cancelled
+from calendly_elt.errors import ConfigError
+
+if sys.platform != "win32":
+    import fcntl
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ACCESS_TOKEN_LIFETIME = timedelta(hours=2)
+MAX_LINEAGE = 50
+
+
+class Authenticator(Protocol):
+    """Supplies the ``Authorization`` header and recovers from a 401."""
+
+    def authorization(self) -> str:
+        """The ``Authorization`` header value for the next request (``"Bearer ..."``)."""
+        ...
+
+    def refresh_after_401(self, stale: str) -> bool:
+        """Get a new access token after ``stale`` was refused; False if impossible."""
+        ...
+
+
+class PersonalAccessTokenAuth:
+    """A personal access token: a plain Bearer token that cannot be refreshed."""
+
+    def __init__(self, token: str) -> None:
+        token = (token or "").strip()
+        if not token:
+            raise ConfigError(
+                "no Calendly access token: set CALENDLY_ACCESS_TOKEN or "
+                "sources.calendly.access_token in .dlt/secrets.toml"
+            )
+        self._header = f"Bearer {token}"
+
+    def __repr__(self) -> str:
+        return "PersonalAccessTokenAuth(token=***)"
+
+    def authorization(self) -> str:
+        """The ``Authorization`` header value: ``"Bearer <token>"``."""
+        return self._header
+
+    def refresh_after_401(self, stale: str) -> bool:
+        """A personal access token cannot be refreshed: always False."""
+        return False
+
+
+class TokenStore:
+    """OAuth tokens persisted in a JSON file readable by its owner only (0600).
+
+    ``save`` writes a temporary file in the same folder, fsyncs it and renames
+    it over the store (``os.replace`` is atomic), so a crash leaves either the
+    old or the new tokens, never a torn file. ``locked`` holds an exclusive
+    ``flock`` on the sibling ``<name>.lock`` file, which stays in place (removing
+    it would let two processes lock two different files).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+
+    def __repr__(self) -> str:
+        return f"TokenStore({str(self.path)!r})"
+
+    def check_writable(self) -> None:
+        """Prove ``save`` can work: create the folder, write and remove a 0600 temp file there.
+
+        Called before the first token request: a refresh rotates the refresh
+        token, so finding out only when saving the rotated one would cost the
+        authorization.
+
+        Raises:
+            ConfigError: The folder cannot be created or written, or the path is a folder.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.is_dir():
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+            handle, tmp_name = tempfile.mkstemp(
+                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".probe"
+            )
+            try:
+                os.fchmod(handle, 0o600)
+                os.write(handle, b"{}")
+            finally:
+                os.close(handle)
+                os.unlink(tmp_name)
+        except OSError as error:
+            raise ConfigError(
+                f"cannot write the OAuth token store {self.path} ({error.strerror or error}): "
+                "set token_store_path (SOURCES__CALENDLY__TOKEN_STORE_PATH) to a file in a "
+                "writable folder; the refresh token was not used and is still valid"
+            ) from error
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold an exclusive lock shared with every process using this store.
+
+        Raises:
+            TokenStoreError: The lock file cannot be opened.
+        """
+        if sys.platform == "win32":  # no flock; one process per store there
+            yield
+            return
+        try:
+            handle = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise TokenStoreError(
+                f"cannot open the OAuth token store lock {self.lock_path}: {error.strerror}"
+            ) from error
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                logger.info("waiting for another process refreshing the OAuth token")
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(handle)  # releases the lock
+
+    def load(self) -> dict[str, Any] | None:
+        """Read the stored tokens.
+
+        Returns:
+            The stored mapping, or None if the file does not exist.
+
+        Raises:
+            TokenStoreError: The file exists but cannot be read or is not a JSON object.
+        """
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise TokenStoreError(
+                f"cannot read the OAuth token store {self.path}: {error.strerror}"
+            ) from error
+        self._tighten_permissions()
+        try:
+            tokens = json.loads(text)
+        except ValueError as error:
+            raise TokenStoreError(
+                f"the OAuth token store {self.path} is not valid JSON; delete it and set the "
+                "latest refresh token in CALENDLY_REFRESH_TOKEN"
+            ) from error
+        if not isinstance(tokens, dict):
+            raise TokenStoreError(f"the OAuth token store {self.path} does not hold a JSON object")
+        return tokens
+
+    def save(self, tokens: dict[str, Any]) -> None:
+        """Write ``tokens`` atomically (tmp file + fsync + ``os.replace``), mode 0600.
+
+        Raises:
+            TokenStoreError: The file cannot be written.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._write_atomically(json.dumps(tokens, indent=2, sort_keys=True))
+        except OSError as error:
+            raise TokenStoreError(
+                f"cannot write the OAuth token store {self.path}: {error.strerror}"
+            ) from error
+
+    def _write_atomically(self, text: str) -> None:
+        handle, tmp_name = tempfile.mkstemp(
+            dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+        )
+        try:
+            os.fchmod(handle, 0o600)
+            with os.fdopen(handle, "w", encoding="utf-8") as tmp:
+                tmp.write(text)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            os.replace(tmp_name, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+            raise
+        _fsync_directory(self.path.parent)
+
+    def _tighten_permissions(self) -> None:
+        mode = self.path.stat().st_mode & 0o777
+        if mode & 0o077:
+            logger.warning("token store %s was readable by others; setting mode 0600", self.path)
+            os.chmod(self.path, 0o600)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename durable (POSIX); silently skipped where directories cannot be opened."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def fingerprint(token: str) -> str:
+    """A SHA-256 fingerprint of a token, safe to store and compare."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OAuthAuth:
+    """OAuth access tokens, refreshed ahead of expiry or after a 401, rotation-safe.
+
+    The refresh token to start from is the configured one, unless the token
+    store holds a rotated descendant of it (its fingerprint is in the store's
+    ``lineage``): then the stored refresh token (and access token, if still
+    valid) is used. A configured token unknown to the store is a fresh
+    authorization and wins over the store. The store is checked writable before
+    anything is sent, and every refresh re-reads it under its file lock, so a
+    token another process rotated meanwhile is taken over, not refreshed again.
+
+    Attributes:
+        refresh_count: Successful refreshes so far.
+        token_request_count: HTTP requests sent to the token endpoint (incl. retries).
+    """
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        auth_base_url: str,
+        token_store: TokenStore,
+        transport: httpx.BaseTransport | None = None,
+        now: Callable[[], datetime] = _utc_now,
+        refresh_margin: timedelta = timedelta(minutes=5),
+        max_retries: int = 3,
+        backoff_base: float = 0.5,
+        sleep: Callable[[float], None] | None = None,
+        timeout: float = 30.0,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        if not client_id or not client_secret:
+            raise ConfigError(
+                "OAuth needs CALENDLY_CLIENT_ID and CALENDLY_CLIENT_SECRET "
+                "(or sources.calendly.client_id / client_secret in .dlt/secrets.toml)"
+            )
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._token_url = auth_base_url.rstrip("/") + "/oauth/token"
+        self._store = token_store
+        self._now = now
+        self._margin = refresh_margin
+        self._max_retries = max_retries
+        self._backoff_base = backoff_base
+        self._sleep = sleep
+        self._cancel = cancel if cancel is not None else threading.Event()
+        self._http = httpx.Client(transport=transport, timeout=timeout)
+        self._lock = threading.RLock()
+        self._access_token: str | None = None
+        self._expires_at: datetime | None = None
+        self._lineage: list[str] = []
+        self.refresh_count = 0
+        self.token_request_count = 0
+        self._store.check_writable()
+        self._refresh_token = self._initial_refresh_token(refresh_token or "")
+
+    def __repr__(self) -> str:
+        return f"OAuthAuth(token_url={self._token_url!r}, token_store={self._store!r})"
+
+    def _initial_refresh_token(self, configured: str) -> str:
+        stored = self._store.load()
+        stored_refresh = str(stored.get("refresh_token") or "") if stored else ""
+        lineage = [str(item) for item in stored.get("lineage", [])] if stored else []
+        descends = configured == stored_refresh or fingerprint(configured) in lineage
+        if stored_refresh and (descends or not configured):
+            logger.info("using the rotated refresh token from %s", self._store.path)
+            self._lineage = lineage
+            self._adopt_stored_access_token(stored or {})
+            return stored_refresh
+        if not configured:
+            raise ConfigError(
+                "no OAuth refresh token: set CALENDLY_REFRESH_TOKEN "
+                "(or sources.calendly.refresh_token in .dlt/secrets.toml)"
+            )
+        if stored_refresh:
+            logger.info("the configured refresh token is newer than the token store's; using it")
+        return configured
+
+    def _adopt_stored_access_token(self, stored: dict[str, Any]) -> None:
+        self._access_token, self._expires_at = None, None
+        access, expires_at = stored.get("access_token"), stored.get("expires_at")
+        if not access or not expires_at:
+            return
+        try:
+            self._expires_at = datetime.fromisoformat(str(expires_at))
+        except ValueError:
+            return
+        self._access_token = str(access)
+
+    def authorization(self) -> str:
+        """The ``Authorization`` header, refreshing first if the token is missing or expiring."""
+        with self._lock:
+            if self._access_token is None or self._expiring():
+                self._refresh(self._header())
+            return f"Bearer {self._access_token}"
+
+    def refresh_after_401(self, stale: str) -> bool:
+        """Refresh once for all callers refused with ``stale``.
+
+        Args:
+            stale: The ``Authorization`` header value that got the 401.
+
+        Returns:
+            True: a token newer than ``stale`` is available (refreshed now or by
+            another thread meanwhile).
+
+        Raises:
+            CalendlyAuthError: The token endpoint refused the refresh.
+        """
+        with self._lock:
+            if self._access_token is not None and self._header() != stale:
+                return True
+            self._refresh(stale)
+            return True
+
+    def cancel(self) -> None:
+        """Cut a retry wait short: a refresh waiting to retry raises ``RequestCancelled``."""
+        self._cancel.set()
+
+    def close(self) -> None:
+        """Close the token endpoint's HTTP connections."""
+        self._http.close()
+
+    def _expiring(self) -> bool:
+        return self._expires_at is None or self._now() >= self._expires_at - self._margin
+
+    def _header(self) -> str | None:
+        return None if self._access_token is None else f"Bearer {self._access_token}"
+
+    def _refresh(self, stale: str | None) -> None:
+        """Get an access token newer than ``stale``, refreshing only if no other process did.
+
+        Under the store's file lock: re-read the store; if another process
+        rotated our refresh token meanwhile, take its tokens over (and stop
+        there if its access token is fresh and not ``stale``); else refresh.
+        """
+        with self._store.locked():
+            if self._take_over_stored_tokens(stale):
+                return
+            self._rotate()
+
+    def _take_over_stored_tokens(self, stale: str | None) -> bool:
+        """Adopt tokens another process stored since; True if their access token will do."""
+        stored = self._store.load()
+        stored_refresh = str(stored.get("refresh_token") or "") if stored else ""
+        if not stored or not stored_refresh or stored_refresh == self._refresh_token:
+            return False
+        lineage = [str(item) for item in stored.get("lineage", [])]
+        if fingerprint(self._refresh_token) not in lineage:
+            return False  # another authorization altogether: ours is still ours to use
+        logger.info(
+            "another process refreshed the OAuth token; using the one in %s", self._store.path
+        )
+        self._refresh_token, self._lineage = stored_refresh, lineage
+        self._adopt_stored_access_token(stored)
+        return self._access_token is not None and not self._expiring() and self._header() != stale
+
+    def _rotate(self) -> None:
+        """Exchange the refresh token; save the rotated one BEFORE using the new access token."""
+        old_refresh = self._refresh_token
+        payload = self._request_tokens(old_refresh)
+        new_refresh = str(payload.get("refresh_token") or old_refresh)
+        access = str(payload["access_token"])
+        lifetime = _lifetime(payload)
+        expires_at = self._now() + lifetime
+        lineage = [*self._lineage, fingerprint(old_refresh)][-MAX_LINEAGE:]
+        tokens = {
+            "refresh_token": new_refresh,
+            "access_token": access,
+            "expires_at": expires_at.isoformat(),
+            "obtained_at": self._now().isoformat(),
+            "lineage": lineage,
+        }
+        try:
+            self._store.save(tokens)
+        except TokenStoreError as error:
+            logger.error("the rotated refresh token could not be saved; not using it")
+            raise TokenStoreError(
+                f"{error} - Calendly rotated the refresh token but it could not be saved; "
+                "fix the token store path, then re-authorize the OAuth app"
+            ) from error
+        self._refresh_token, self._lineage = new_refresh, lineage
+        self._access_token, self._expires_at = access, expires_at
+        self.refresh_count += 1
+        logger.info("OAuth access token refreshed; valid until %s", expires_at.isoformat())
+
+    def _request_tokens(self, refresh_token: str) -> dict[str, Any]:
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+        }
+        for attempt in range(self._max_retries + 1):
+            last = attempt == self._max_retries
+            try:
+                self.token_request_count += 1
+                response = self._http.post(self._token_url, data=form)
+            except httpx.TransportError as error:
+                if last:
+                    raise _token_endpoint_unreachable(self._token_url, error) from None
+                self._pause(attempt, None, f"{type(error).__name__}")
+                continue
+            if response.status_code == 429 or response.status_code >= 500:
+                if last:
+                    raise _oauth_error(response)
+                self._pause(attempt, response, str(response.status_code))
+                continue
+            if response.status_code != 200:
+                raise _oauth_error(response)
+            return _token_payload(response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pause(self, attempt: int, response: httpx.Response | None, reason: str) -> None:
+        delay = jittered_backoff(attempt + 1, self._backoff_base)
+        if response is not None and response.status_code == 429:
+            delay = max(delay, min(_reset_seconds(response), 60.0))
+        logger.warning(
+            "token request to %s failed (%s); retry %d/%d in %.1f s",
+            path_of(self._token_url),
+            reason,
+            attempt + 1,
+            self._max_retries,
+            delay,
+        )
+        wait_unless_cancelled(delay, self._cancel, self._sleep)
+
+
+def _lifetime(payload: dict[str, Any]) -> timedelta:
+    try:
+        return timedelta(seconds=float(payload["expires_in"]))
+    except (KeyError, TypeError, ValueError):
+        return DEFAULT_ACCESS_TOKEN_LIFETIME
+
+
+def _reset_seconds(response: httpx.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("X-RateLimit-Reset", "0")))
+    except ValueError:
+        return 0.0
+
+
+def _token_payload(response: httpx.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = None
+    if not isinstance(payload, dict) or not payload.get("access_token"):
+        raise CalendlyAuthError(
+            response.status_code,
+            "Invalid Token Response",
+            "the token endpoint answered without an access token",
+            advice=ADVICE_OAUTH_CLIENT,
+            url=str(response.request.url),
+        )
+    return payload
+
+
+def _oauth_error(response: httpx.Response) -> CalendlyApiError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    code = str(body.get("error") or body.get("title") or response.reason_phrase)
+    description = str(body.get("error_description") or body.get("message") or "")
+    url = str(response.request.url)
+    if response.status_code == 429:
+        return CalendlyRateLimitError(response.status_code, code, description, url=url)
+    if response.status_code >= 500:
+        return CalendlyServerError(response.status_code, code, description, url=url)
+    advice = ADVICE_OAUTH_CLIENT if code == "invalid_client" else ADVICE_REFRESH_TOKEN_REJECTED
+    return CalendlyAuthError(response.status_code, code, description, advice=advice, url=url)
+
+
+def _token_endpoint_unreachable(url: str, error: httpx.TransportError) -> CalendlyServerError:
+    return CalendlyServerError(
+        None,
+        "Connection Failed",
+        redact(f"{type(error).__name__}: {error}"),
+        advice="the OAuth token endpoint could not be reached; check auth_base_url and the network",
+        url=url,
+    )

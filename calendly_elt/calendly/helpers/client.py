@@ -1,0 +1,369 @@
+"""The Calendly HTTP client: auth, retries, rate limiting, paging and concurrency.
+
+One pooled ``httpx.Client`` serves every thread. Each request:
+
+1. waits for the shared :class:`RateLimiter` (requests per minute, and
+   Calendly's ``X-RateLimit-*`` headers);
+2. carries the ``Authorization`` header of the :class:`Authenticator`;
+3. is retried with exponential backoff and full jitter on 429, 5xx and
+   connection errors (a 429 also pauses every thread until
+   ``X-RateLimit-Reset``);
+4. after a 401, asks the authenticator once for a fresh token (OAuth) and
+   retries, else raises :class:`CalendlyAuthError`;
+5. on 400/403/404 raises at once with Calendly's title, message, details and
+   advice (see ``errors.py``).
+
+Paging follows ``pagination.next_page`` (a full URL carrying every query
+parameter) until it is null. ``map_concurrently`` runs the per-event invitee
+calls on a bounded thread pool and yields results in input order.
+
+``cancel()`` (the CLI calls it on Ctrl-C and SIGTERM) sets the event every wait
+of the client is taken on: threads waiting for the rate limiter or a retry wake
+at once and raise ``RequestCancelled``, and no further request is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from calendly_elt.calendly.helpers.auth import Authenticator
+from calendly_elt.calendly.helpers.errors import (
+    CalendlyApiError,
+    CalendlyAuthError,
+    CalendlyRateLimitError,
+    CalendlyServerError,
+    error_from_response,
+    path_of,
+    redact,
+)
+from calendly_elt.calendly.helpers.rate_limit import (
+    RateLimiter,
+    RequestCancelled,
+    jittered_backoff,
+    wait_unless_cancelled,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+DEFAULT_PAGE_SIZE = 100
+USER_AGENT = "calendly-elt (+https://github.com/calendly-elt)"
+PENDING_PER_WORKER = 4
+
+
+class CalendlyClient:
+    """Thread-safe client for Calendly's v2 API.
+
+    Attributes:
+        base_url: The API root, e.g. ``https://api.calendly.com``.
+        auth: The authenticator supplying Bearer tokens.
+        max_concurrency: Most calls in flight at once in ``map_concurrently``.
+        rate_limiter: The limiter shared by every request of this client.
+        cancelled: The event ``cancel()`` sets; every wait of the client is taken on it.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: Authenticator,
+        *,
+        requests_per_minute: int = 500,
+        max_concurrency: int = 8,
+        max_retries: int = 6,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rate_limiter: RateLimiter | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.max_concurrency = max_concurrency
+        self.max_retries = max_retries
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self._sleep = sleep
+        self.cancelled = cancel if cancel is not None else threading.Event()
+        self.rate_limiter = rate_limiter or RateLimiter(
+            requests_per_minute,
+            clock=clock,
+            sleep=sleep,
+            remaining_reserve=_remaining_reserve(requests_per_minute, max_concurrency),
+            cancel=self.cancelled,
+        )
+        pool = max(max_concurrency, 1) + 2
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+            headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+        )
+        self._origin = _origin(self.base_url)
+        self._count_lock = threading.Lock()
+        self._sent = 0
+
+    @property
+    def request_count(self) -> int:
+        """HTTP requests actually sent: API calls, retries and token refreshes."""
+        with self._count_lock:
+            own = self._sent
+        return own + int(getattr(self.auth, "token_request_count", 0))
+
+    def get(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """GET a resource and return its JSON body.
+
+        Args:
+            path_or_url: A path relative to ``base_url`` (``"/users/me"``) or a
+                full URL on the same host (a ``next_page`` link).
+            params: Query parameters (``None`` values are dropped).
+
+        Returns:
+            The decoded JSON object.
+
+        Raises:
+            CalendlyApiError: A subclass matching Calendly's refusal.
+        """
+        url = self._resolve(path_or_url)
+        query = {key: value for key, value in (params or {}).items() if value is not None}
+        return self._request("GET", url, query)
+
+    def paginate(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield each page's ``collection``, following ``pagination.next_page`` to the end.
+
+        Args:
+            path: The list endpoint, e.g. ``"/scheduled_events"``.
+            params: Query parameters of the first page; ``count`` defaults to 100.
+
+        Yields:
+            The rows of one page.
+        """
+        query = {"count": DEFAULT_PAGE_SIZE, **(params or {})}
+        body = self.get(path, query)
+        seen: set[str] = set()
+        while True:
+            yield list(body.get("collection") or [])
+            next_page = (body.get("pagination") or {}).get("next_page")
+            if not next_page:
+                return
+            if next_page in seen:
+                raise CalendlyServerError(
+                    None, "Paging Loop", "Calendly returned the same next_page twice", url=path
+                )
+            seen.add(next_page)
+            body = self.get(next_page)
+
+    def map_concurrently(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
+        """Apply ``fn`` to every item on a thread pool of ``max_concurrency`` workers.
+
+        At most ``max_concurrency`` calls run at once and only a few items per
+        worker are taken from ``items`` ahead of the consumer, so a long input
+        is streamed, not materialized.
+
+        Args:
+            fn: The call to make per item (e.g. fetch one event's invitees).
+            items: The inputs.
+
+        Yields:
+            ``(item, fn(item))`` in input order.
+
+        Raises:
+            Exception: The first error (in input order) raised by ``fn``; calls
+            not yet started are cancelled.
+            KeyboardInterrupt: Interrupted (also while waiting for a result):
+            the client is cancelled first, so workers waiting for the rate
+            limiter or a retry stop at once instead of holding up the exit.
+        """
+        pending: deque[tuple[T, Future[R]]] = deque()
+        source = iter(items)
+        window = self.max_concurrency * PENDING_PER_WORKER
+        pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="calendly")
+        try:
+            for item in source:
+                pending.append((item, pool.submit(fn, item)))
+                if len(pending) >= window:
+                    done_item, future = pending.popleft()
+                    yield done_item, future.result()
+            while pending:
+                done_item, future = pending.popleft()
+                yield done_item, future.result()
+        except KeyboardInterrupt:
+            self.cancel()
+            raise
+        finally:
+            # calls not started are dropped; running ones end at their next wait once cancelled
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def cancel(self) -> None:
+        """Stop: wake every thread waiting for the rate limiter or a retry, send nothing more.
+
+        The waiting threads, and every later request, raise ``RequestCancelled``
+        (a ``KeyboardInterrupt``). A request already on the wire completes.
+        Safe to call from a signal handler or another thread.
+        """
+        self.cancelled.set()
+        self.rate_limiter.cancelled.set()
+        canceller = getattr(self.auth, "cancel", None)
+        if callable(canceller):
+            canceller()
+
+    def close(self) -> None:
+        """Cancel what still waits, close the pooled connections (and the authenticator's)."""
+        self.cancel()
+        self._http.close()
+        closer = getattr(self.auth, "close", None)
+        if callable(closer):
+            closer()
+
+    def __enter__(self) -> CalendlyClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _resolve(self, path_or_url: str) -> str:
+        if not path_or_url.startswith(("http://", "https://")):
+            return "/" + path_or_url.lstrip("/")
+        if _origin(path_or_url) != self._origin:
+            raise CalendlyApiError(
+                None,
+                "Foreign URL",
+                "refusing to send the token to a host other than base_url",
+                advice="check base_url; next_page links must point at the same host",
+                url=path_or_url,
+            )
+        return path_or_url
+
+    def _count(self) -> None:
+        with self._count_lock:
+            self._sent += 1
+
+    def _request(self, method: str, url: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        path = path_of(url)
+        refreshed = False
+        failures = 0
+        while True:
+            self.rate_limiter.acquire()
+            if self.cancelled.is_set():
+                raise RequestCancelled
+            header = self.auth.authorization()
+            try:
+                self._count()
+                response = self._http.request(
+                    method, url, params=params or None, headers={"Authorization": header}
+                )
+            except httpx.TransportError as error:
+                failures += 1
+                self._retry_or_raise(failures, path, None, _connection_error(error, url))
+                continue
+            self.rate_limiter.observe(response.headers, rate_limited=response.status_code == 429)
+            status = response.status_code
+            if 200 <= status < 300:
+                body = _json_object(response)
+                if body is not None:
+                    return body
+                failures += 1
+                self._retry_or_raise(failures, path, status, _bad_body_error(response))
+                continue
+            if status == 401 and not refreshed:
+                refreshed = True
+                if self.auth.refresh_after_401(header):
+                    logger.info("GET %s: 401, retrying with a refreshed access token", path)
+                    continue
+            if status == 429 or status >= 500:
+                failures += 1
+                self._retry_or_raise(failures, path, status, _refusal(response, header))
+                continue
+            raise _refusal(response, header)
+
+    def _retry_or_raise(
+        self, failures: int, path: str, status: int | None, error: CalendlyApiError
+    ) -> None:
+        if failures > self.max_retries:
+            logger.warning("%s %s: giving up after %d retries", path, error.title, self.max_retries)
+            raise _exhausted(error, self.max_retries)
+        delay = jittered_backoff(failures, self.backoff_base, self.backoff_max)
+        level = logging.DEBUG if status == 429 else logging.WARNING
+        logger.log(
+            level,
+            "GET %s failed (%s); retry %d/%d in %.2f s",
+            path,
+            status or error.title,
+            failures,
+            self.max_retries,
+            delay,
+        )
+        wait_unless_cancelled(delay, self.cancelled, self._sleep)
+
+
+def _remaining_reserve(requests_per_minute: int, max_concurrency: int) -> int:
+    """How low ``X-RateLimit-Remaining`` may fall before pausing: room for calls in flight."""
+    return max(0, min(max_concurrency, requests_per_minute // 20) - 1)
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _bad_body_error(response: httpx.Response) -> CalendlyServerError:
+    return CalendlyServerError(
+        response.status_code,
+        "Invalid Response",
+        "the response body is not a JSON object",
+        url=str(response.request.url),
+    )
+
+
+def _connection_error(error: httpx.TransportError, url: str) -> CalendlyServerError:
+    return CalendlyServerError(
+        None,
+        "Connection Failed",
+        redact(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__),
+        advice="Calendly could not be reached after every retry; check base_url and the network",
+        url=url,
+    )
+
+
+def _refusal(response: httpx.Response, header: str) -> CalendlyApiError:
+    """The error for a refused response, scrubbed of the token that was sent."""
+    token = header.split(" ", 1)[-1]
+    return error_from_response(response, secrets=(token, header))
+
+
+def _exhausted(error: CalendlyApiError, retries: int) -> CalendlyApiError:
+    if isinstance(error, CalendlyRateLimitError | CalendlyServerError | CalendlyAuthError):
+        error.message = f"{error.message} (after {retries} retries)".strip()
+    return error

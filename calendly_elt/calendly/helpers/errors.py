@@ -1,0 +1,260 @@
+"""Errors of the Calendly API, one class per kind of refusal, each with advice.
+
+Every error carries what Calendly said (``status``, ``title``, ``message``,
+``details``) plus ``advice`` (what the user can do) and ``url`` (the request
+path only: query strings can carry e-mail addresses or page tokens). Its
+``str`` is one line::
+
+    403 Permission Denied: You do not have permission (organization: ...) - <advice>
+
+Messages never contain tokens: text that comes from the network is passed
+through :func:`redact` before it is stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from calendly_elt.errors import CalendlyEltError
+
+ADVICE_UNAUTHENTICATED = (
+    "the access token is invalid, expired or revoked; check CALENDLY_ACCESS_TOKEN "
+    "(or re-authorize the OAuth app)"
+)
+ADVICE_ORGANIZATION_SCOPE = (
+    "the token's user is not an org admin; use scope=user "
+    "(or, if organization is set, check it is the token user's organization)"
+)
+ADVICE_FORBIDDEN = "the token's user may not read this resource"
+ADVICE_NOT_FOUND = "the resource or plan feature is not available"
+ADVICE_PAGE_TOKEN_EXPIRED = "page token expired; the run restarts the window"
+ADVICE_BAD_REQUEST = "Calendly rejected the request parameters"
+ADVICE_RATE_LIMITED = (
+    "still rate limited after every retry; lower requests_per_minute or max_concurrency "
+    "(free plans allow 50 requests per minute)"
+)
+ADVICE_SERVER = "Calendly kept failing after every retry; try again later"
+ADVICE_REFRESH_TOKEN_REJECTED = (
+    "re-authorize the OAuth app: the refresh token was already used (refresh tokens are "
+    "single-use) or revoked; store the new refresh token"
+)
+ADVICE_OAUTH_CLIENT = "check CALENDLY_CLIENT_ID and CALENDLY_CLIENT_SECRET"
+
+_SECRET_PATTERNS = (
+    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(
+        r"(?i)((?:access_token|refresh_token|client_secret|page_token)[\"']?\s*[=:]\s*[\"']?)"
+        r"[A-Za-z0-9._~+/=-]+"
+    ),
+    # JWT-looking strings (Calendly's PATs and access tokens are JWTs).
+    re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
+)
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Mask anything that looks like a token in ``text``.
+
+    Args:
+        text: Text that may come from the network or an exception.
+        secrets: Exact values to mask as well (e.g. the token just sent).
+
+    Returns:
+        The text with the given secrets, bearer tokens, ``*_token=`` /
+        ``client_secret=`` values and JWT-looking strings replaced by ``***``.
+    """
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    for pattern in _SECRET_PATTERNS:
+        if pattern.groups:
+            text = pattern.sub(lambda match: match.group(1) + "***", text)
+        else:
+            text = pattern.sub("***", text)
+    return text
+
+
+def path_of(url: str | httpx.URL) -> str:
+    """The path of a URL, without scheme, host or query (which may carry secrets)."""
+    return urlsplit(str(url)).path or "/"
+
+
+class CalendlyApiError(CalendlyEltError):
+    """Calendly refused a request, or could not be reached after every retry."""
+
+    default_title = "Calendly API Error"
+    default_advice = ""
+
+    def __init__(
+        self,
+        status: int | None,
+        title: str | None = None,
+        message: str = "",
+        *,
+        details: Sequence[Mapping[str, Any]] | None = None,
+        advice: str | None = None,
+        url: str = "",
+    ) -> None:
+        self.status = status
+        self.title = redact(title or self.default_title)
+        self.message = redact(message)
+        self.details: list[dict[str, str]] = [
+            {
+                "parameter": redact(str(detail.get("parameter") or "")),
+                "message": redact(str(detail.get("message") or "")),
+            }
+            for detail in details or []
+        ]
+        self.advice = advice if advice is not None else self.default_advice
+        self.url = path_of(url) if url else ""
+        super().__init__(str(self))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by state (the keyword-only constructor cannot be replayed from ``args``)."""
+        return _rebuild_error, (type(self), dict(self.__dict__))
+
+    def __str__(self) -> str:
+        head = f"{self.status} {self.title}" if self.status else self.title
+        text = f"{head}: {self.message}" if self.message else head
+        if self.details:
+            text += f" ({self._details_text()})"
+        if self.advice:
+            text += f" - {self.advice}"
+        return " ".join(text.split())
+
+    def _details_text(self) -> str:
+        parts = []
+        for detail in self.details:
+            parameter, message = detail["parameter"], detail["message"]
+            parts.append(f"{parameter}: {message}" if parameter else message)
+        return "; ".join(parts)
+
+
+def _rebuild_error(cls: type[CalendlyApiError], state: dict[str, Any]) -> CalendlyApiError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    error.args = (str(error),)
+    return error
+
+
+class CalendlyBadRequestError(CalendlyApiError):
+    """400: invalid parameters (count out of range, missing scope, ...)."""
+
+    default_title = "Invalid Argument"
+    default_advice = ADVICE_BAD_REQUEST
+
+
+class CalendlyPageTokenExpiredError(CalendlyBadRequestError):
+    """400 on a ``next_page`` URL: the page token is too old; re-read the window."""
+
+    default_advice = ADVICE_PAGE_TOKEN_EXPIRED
+
+
+class CalendlyAuthError(CalendlyApiError):
+    """401, or the OAuth token endpoint refused to refresh (``invalid_grant`` ...)."""
+
+    default_title = "Unauthenticated"
+    default_advice = ADVICE_UNAUTHENTICATED
+
+
+class CalendlyForbiddenError(CalendlyApiError):
+    """403: the token's user may not read this (e.g. organization scope as a non-admin)."""
+
+    default_title = "Permission Denied"
+    default_advice = ADVICE_FORBIDDEN
+
+
+class CalendlyNotFoundError(CalendlyApiError):
+    """404: unknown resource, or a feature the plan does not include."""
+
+    default_title = "Resource Not Found"
+    default_advice = ADVICE_NOT_FOUND
+
+
+class CalendlyRateLimitError(CalendlyApiError):
+    """429 after every retry."""
+
+    default_title = "Too Many Requests"
+    default_advice = ADVICE_RATE_LIMITED
+
+
+class CalendlyServerError(CalendlyApiError):
+    """5xx or connection failures after every retry."""
+
+    default_title = "Server Error"
+    default_advice = ADVICE_SERVER
+
+
+class TokenStoreError(CalendlyEltError):
+    """The OAuth token store file cannot be read or written."""
+
+
+_CLASS_BY_STATUS: dict[int, type[CalendlyApiError]] = {
+    400: CalendlyBadRequestError,
+    401: CalendlyAuthError,
+    403: CalendlyForbiddenError,
+    404: CalendlyNotFoundError,
+    429: CalendlyRateLimitError,
+}
+
+
+def error_from_response(
+    response: httpx.Response, *, advice: str | None = None, secrets: Iterable[str] = ()
+) -> CalendlyApiError:
+    """Build the error for a refused response from Calendly's error body.
+
+    The advice depends on the request: 403 on an ``organization=`` query gets
+    the org-admin advice, 400 on a ``page_token=`` URL is an expired page token.
+
+    Args:
+        response: The non-2xx response.
+        advice: Advice to use instead of the one derived from the status.
+        secrets: Values that must not appear in the error (the token sent).
+
+    Returns:
+        The matching :class:`CalendlyApiError` subclass instance (not raised).
+    """
+    status = response.status_code
+    secrets = tuple(secrets)  # may be a one-shot iterable
+    body = _json_body(response)
+    title = redact(str(body.get("title") or body.get("error") or response.reason_phrase), secrets)
+    message = redact(str(body.get("message") or body.get("error_description") or ""), secrets)
+    details = [
+        {key: redact(str(detail.get(key) or ""), secrets) for key in ("parameter", "message")}
+        for detail in body.get("details") or []
+        if isinstance(detail, Mapping)
+    ]
+    query = dict(parse_qsl(response.request.url.query.decode())) if _has_request(response) else {}
+    cls = _error_class(status, query)
+    if advice is None and status == 403 and "organization" in query:
+        advice = ADVICE_ORGANIZATION_SCOPE
+    url = str(response.request.url) if _has_request(response) else ""
+    return cls(status, title or None, message, details=details, advice=advice, url=url)
+
+
+def _error_class(status: int, query: Mapping[str, str]) -> type[CalendlyApiError]:
+    if status == 400 and "page_token" in query:
+        return CalendlyPageTokenExpiredError
+    if status >= 500:
+        return CalendlyServerError
+    return _CLASS_BY_STATUS.get(status, CalendlyApiError)
+
+
+def _has_request(response: httpx.Response) -> bool:
+    try:
+        response.request  # noqa: B018 - raises RuntimeError when unset
+    except RuntimeError:
+        return False
+    return True
+
+
+def _json_body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -1,0 +1,105 @@
+"""Window planning: which ``min_start_time``/``max_start_time`` ranges a run reads.
+
+Calendly cannot list events by ``updated_at``: a change (cancellation,
+reschedule, no-show mark) is only found by re-reading the events *by start
+time*. A run therefore reads one contiguous range of start times, split into
+half-open windows ``[start, end)`` of ``window_days``:
+
+- first run (nothing loaded yet): ``start_date`` (default: two years before the
+  first run) to now + ``horizon_days``;
+- later runs: (last successful run - ``lookback_days``) to now + ``horizon_days``;
+- ``--full-refresh``: from the backfill start to now + ``horizon_days``;
+- ``backfill --since DATE``: from DATE to now + ``horizon_days``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from calendly_elt.calendly.settings import DEFAULT_BACKFILL_YEARS
+
+
+@dataclass(frozen=True, order=True)
+class Window:
+    """A half-open range of event start times, ``start <= start_time < end``."""
+
+    start: datetime
+    end: datetime
+
+    def query(self) -> dict[str, str]:
+        """The ``/scheduled_events`` query parameters selecting this window."""
+        return {
+            "min_start_time": api_timestamp(self.start),
+            "max_start_time": api_timestamp(self.end),
+        }
+
+    def contains(self, moment: datetime) -> bool:
+        """Whether an event starting at ``moment`` belongs to this window."""
+        return self.start <= moment < self.end
+
+    def __str__(self) -> str:
+        return f"[{api_timestamp(self.start)}, {api_timestamp(self.end)})"
+
+
+def api_timestamp(moment: datetime) -> str:
+    """Calendly's query timestamp format: UTC with microseconds and a ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_api_timestamp(text: str) -> datetime:
+    """Parse a Calendly timestamp (``Z`` or offset) into an aware UTC datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def default_backfill_start(now: datetime) -> datetime:
+    """Midnight UTC, two years before ``now``: where the first backfill starts."""
+    moment = now.astimezone(UTC)
+    try:
+        earlier = moment.replace(year=moment.year - DEFAULT_BACKFILL_YEARS)
+    except ValueError:  # 29 February
+        earlier = moment.replace(year=moment.year - DEFAULT_BACKFILL_YEARS, day=28)
+    return earlier.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def horizon_end(now: datetime, horizon_days: int) -> datetime:
+    """The end of every run's range: ``now + horizon_days``."""
+    return now.astimezone(UTC) + timedelta(days=horizon_days)
+
+
+def incremental_start(last_success_at: datetime, lookback_days: int) -> datetime:
+    """Where a later run starts re-reading: ``last successful run - lookback_days``."""
+    return last_success_at.astimezone(UTC) - timedelta(days=lookback_days)
+
+
+def split_windows(start: datetime, end: datetime, window_days: int) -> list[Window]:
+    """Split ``[start, end)`` into consecutive windows of ``window_days`` (last one shorter).
+
+    Args:
+        start: First instant covered.
+        end: First instant not covered.
+        window_days: Length of a window in days (>= 1).
+
+    Returns:
+        The windows in ascending order; empty when ``end <= start``.
+    """
+    if window_days < 1:
+        raise ValueError("window_days must be at least 1")
+    step = timedelta(days=window_days)
+    windows: list[Window] = []
+    cursor = start
+    while cursor < end:
+        windows.append(Window(cursor, min(cursor + step, end)))
+        cursor += step
+    return windows
+
+
+def merge_ranges(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """Union of half-open ranges, as sorted disjoint ranges (touching ones joined)."""
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged

@@ -1,0 +1,400 @@
+"""The simulator facade: one object that answers HTTP like api.calendly.com.
+
+``Simulator`` stacks the layers a real request meets - injected faults,
+authentication (``auth``), the per-user rate limit (``rate_limit``), then the
+routes (``api``) - and offers two ways in: an in-process httpx transport for
+tests (``transport()`` / ``async_transport()``), and a real HTTP server on
+127.0.0.1 in a daemon thread (``serve()``). ``stats`` counts requests per
+route template, which is how tests measure how many calls a pipeline spends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import parse_qsl
+
+import httpx
+
+from calendly_elt.simulator.api import (
+    ApiHandler,
+    SimRequest,
+    SimResponse,
+    error_response,
+    json_response,
+    match_route,
+)
+from calendly_elt.simulator.auth import OAUTH_PATHS, AuthService
+from calendly_elt.simulator.faults import Fault, FaultConfig, FaultInjector
+from calendly_elt.simulator.pagination import PageTokens
+from calendly_elt.simulator.rate_limit import (
+    DEFAULT_REQUESTS_PER_MINUTE,
+    RateDecision,
+    RateLimiter,
+    too_many_requests,
+)
+from calendly_elt.simulator.store import SimClock, SimulatorError, Store
+
+if TYPE_CHECKING:
+    from calendly_elt.simulator.webhooks import WebhookDispatcher
+
+logger = logging.getLogger(__name__)
+
+ANONYMOUS = "anonymous"
+_SERVER_ERRORS: dict[int, tuple[str, str]] = {
+    500: (
+        "Internal Server Error",
+        "The server encountered an unexpected condition that prevented it from "
+        "fulfilling the request.",
+    ),
+    502: ("Bad Gateway", "<html><body><h1>502 Bad Gateway</h1></body></html>"),
+    503: ("Service Unavailable", "<html><body><h1>503 Service Unavailable</h1></body></html>"),
+}
+
+
+@dataclass
+class SimConfig:
+    """Knobs of a simulator run.
+
+    Attributes:
+        requests_per_minute: per-user API limit (500 on paid plans, 50 on free).
+        page_token_ttl: simulated time after which a page token is refused.
+        faults: injected faults (all off by default).
+        monotonic: seconds clock of the rate-limit windows (inject to step time).
+        apply_delays: sleep for injected latency (switch off to only record it).
+        deliver_webhooks: POST signed webhooks to the subscriptions created through
+            the API whenever a mutation happens (``Simulator.webhooks``), from a
+            sender thread outside the store lock (``Simulator.webhooks.flush()`` waits).
+    """
+
+    requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE
+    page_token_ttl: timedelta = timedelta(minutes=10)
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    monotonic: Callable[[], float] = time.monotonic
+    apply_delays: bool = True
+    deliver_webhooks: bool = False
+
+
+class SimStats:
+    """Thread-safe request counts per route template (``"GET /users/me"``)."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def record(self, label: str) -> None:
+        """Count one request."""
+        with self._lock:
+            self._counts[label] += 1
+
+    @property
+    def by_route(self) -> dict[str, int]:
+        """A snapshot of the counts per route template."""
+        with self._lock:
+            return dict(self._counts)
+
+    @property
+    def total(self) -> int:
+        """All requests received."""
+        with self._lock:
+            return sum(self._counts.values())
+
+    def __getitem__(self, label: str) -> int:
+        with self._lock:
+            return self._counts[label]
+
+    def reset(self) -> None:
+        """Start counting from zero."""
+        with self._lock:
+            self._counts.clear()
+
+
+class Simulator:
+    """A simulated Calendly API over a ``Store``.
+
+    Args:
+        store: the organization to serve (e.g. from ``generate_organization``).
+        config: rate limit, token TTL, faults; defaults when omitted.
+    """
+
+    def __init__(self, store: Store, config: SimConfig | None = None) -> None:
+        self.store = store
+        self.config = config or SimConfig()
+        self.stats = SimStats()
+        self.tokens = PageTokens(store.clock.now, self.config.page_token_ttl)
+        self.api = ApiHandler(store, self.tokens)
+        self.auth = AuthService(store, self.config.monotonic)
+        self.rate_limiter = RateLimiter(self.config.requests_per_minute, self.config.monotonic)
+        self.faults = FaultInjector(self.config.faults)
+        self.webhooks: WebhookDispatcher | None = None
+        if self.config.deliver_webhooks:
+            from calendly_elt.simulator.webhooks import WebhookDispatcher
+
+            self.webhooks = WebhookDispatcher(store, background=True)
+
+    @property
+    def clock(self) -> SimClock:
+        """The simulated clock (advance it to expire tokens)."""
+        return self.store.clock
+
+    @property
+    def admin_token(self) -> str:
+        """Personal access token of an organization owner/admin."""
+        return self.store.admin_token
+
+    @property
+    def member_token(self) -> str:
+        """Personal access token of a plain member."""
+        return self.store.member_token
+
+    def register_oauth_client(self, client_id: str, client_secret: str, redirect_uri: str) -> None:
+        """Register an OAuth application for ``/oauth/authorize`` and ``/oauth/token``."""
+        self.auth.register_client(client_id, client_secret, redirect_uri)
+
+    def issue_oauth_tokens(self, user_uuid: str, client_id: str) -> dict[str, Any]:
+        """Mint OAuth tokens for a user without the browser step (a token response dict)."""
+        return self.auth.issue_tokens(user_uuid, client_id)
+
+    # ---- the request pipeline ----------------------------------------------
+
+    def handle(self, request: SimRequest) -> SimResponse:
+        """Answer one request: faults, then auth, then rate limit, then the route.
+
+        A bug of the simulator answers 500 with Calendly's body (and a logged
+        traceback) rather than a closed connection that looks like a fault.
+        """
+        self.stats.record(_route_label(request))
+        fault = self.faults.next_fault()
+        if fault.drop:
+            return SimResponse(0, drop=True, delay_seconds=fault.delay_seconds)
+        try:
+            if request.path.rstrip("/") in OAUTH_PATHS:
+                response, decision = self._oauth(request, fault)
+            else:
+                response, decision = self._api(request, fault)
+        except Exception:
+            logger.exception("simulator error on %s %s", request.method, request.path)
+            return _fault_response(Fault(status=500), self.config.faults)
+        response.headers.update(decision.headers())
+        response.delay_seconds = fault.delay_seconds
+        return response
+
+    def _oauth(self, request: SimRequest, fault: Fault) -> tuple[SimResponse, RateDecision]:
+        decision = self.rate_limiter.peek(ANONYMOUS)
+        if not fault.is_clean:
+            return _fault_response(fault, self.config.faults), decision
+        return self.auth.handle_oauth(request), decision
+
+    def _api(self, request: SimRequest, fault: Fault) -> tuple[SimResponse, RateDecision]:
+        try:
+            user_uuid = self.auth.authenticate(request)
+        except SimulatorError as error:
+            return error_response(error), self.rate_limiter.peek(ANONYMOUS)
+        if not fault.is_clean:
+            decision = self.rate_limiter.peek(user_uuid)
+            if fault.status == 429:
+                decision = _burst_decision(decision, self.config.faults)
+            return _fault_response(fault, self.config.faults), decision
+        decision = self.rate_limiter.hit(user_uuid)
+        if not decision.allowed:
+            return error_response(too_many_requests()), decision
+        return self.api.handle(request, user_uuid), decision
+
+    # ---- ways in -------------------------------------------------------------
+
+    def transport(self) -> httpx.BaseTransport:
+        """An in-process httpx transport (``httpx.Client(transport=sim.transport())``)."""
+        return SimTransport(self)
+
+    def async_transport(self) -> httpx.AsyncBaseTransport:
+        """The same as ``transport`` for ``httpx.AsyncClient``."""
+        return AsyncSimTransport(self)
+
+    @contextmanager
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        """Serve over real HTTP in a daemon thread; yields the base URL.
+
+        Args:
+            host: interface to bind (keep 127.0.0.1 in tests).
+            port: TCP port; 0 picks a free one.
+        """
+        server = ThreadingHTTPServer((host, port), _handler_class(self))
+        server.daemon_threads = True
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+        thread.start()
+        bound_host, bound_port = server.server_address[:2]
+        base_url = f"http://{_url_host(str(bound_host))}:{bound_port}"
+        stop_retries = self._start_webhook_retries()
+        logger.info("simulator serving on %s", base_url)
+        try:
+            yield base_url
+        finally:
+            stop_retries.set()
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+    def _start_webhook_retries(self, every_seconds: float = 1.0) -> threading.Event:
+        """Retry failed webhook deliveries in the background while serving."""
+        stop = threading.Event()
+        dispatcher = self.webhooks
+        if dispatcher is None:
+            return stop
+
+        def retry_loop() -> None:
+            while not stop.wait(every_seconds):
+                dispatcher.retry_due()
+
+        threading.Thread(target=retry_loop, name="webhook-retries", daemon=True).start()
+        return stop
+
+
+def _route_label(request: SimRequest) -> str:
+    if request.path.rstrip("/") in OAUTH_PATHS:
+        return f"{request.method} {request.path.rstrip('/')}"
+    matched = match_route(request.method, request.path)
+    return matched[0].label if matched else f"{request.method} (unknown route)"
+
+
+def _burst_decision(decision: RateDecision, faults: FaultConfig) -> RateDecision:
+    return RateDecision(False, decision.limit, 0, faults.burst_reset_seconds)
+
+
+def _fault_response(fault: Fault, faults: FaultConfig) -> SimResponse:
+    """The response an injected 429 or 5xx gets (502/503 come as HTML, like a proxy)."""
+    if fault.status == 429:
+        return error_response(too_many_requests())
+    status = fault.status or 500
+    title, message = _SERVER_ERRORS.get(status, _SERVER_ERRORS[500])
+    if message.startswith("<html>"):
+        return SimResponse(status, {"Content-Type": "text/html"}, message.encode())
+    return json_response(status, {"title": title, "message": message})
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+# ---- httpx transports -----------------------------------------------------------
+
+
+def _sim_request(request: httpx.Request, body: bytes) -> SimRequest:
+    url = request.url
+    return SimRequest(
+        method=request.method.upper(),
+        path=url.path or "/",
+        query=tuple(parse_qsl(url.query.decode("ascii", "replace"), keep_blank_values=True)),
+        headers={key.lower(): value for key, value in request.headers.items()},
+        body=body,
+        base_url=f"{url.scheme}://{url.netloc.decode('ascii')}",
+    )
+
+
+def _httpx_response(response: SimResponse, request: httpx.Request) -> httpx.Response:
+    if response.drop:
+        raise httpx.RemoteProtocolError(
+            "Server disconnected without sending a response.", request=request
+        )
+    return httpx.Response(
+        response.status, headers=response.headers, content=response.body, request=request
+    )
+
+
+class SimTransport(httpx.BaseTransport):
+    """Routes httpx requests straight into a ``Simulator`` (no sockets)."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request; a dropped connection raises ``RemoteProtocolError``."""
+        response = self.simulator.handle(_sim_request(request, request.read()))
+        if response.delay_seconds and self.simulator.config.apply_delays:
+            time.sleep(response.delay_seconds)
+        return _httpx_response(response, request)
+
+
+class AsyncSimTransport(httpx.AsyncBaseTransport):
+    """Async twin of ``SimTransport``."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request; a dropped connection raises ``RemoteProtocolError``."""
+        response = self.simulator.handle(_sim_request(request, await request.aread()))
+        if response.delay_seconds and self.simulator.config.apply_delays:
+            await asyncio.sleep(response.delay_seconds)
+        return _httpx_response(response, request)
+
+
+# ---- the real HTTP server -------------------------------------------------------
+
+
+def _handler_class(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
+    """A request handler class bound to ``simulator``."""
+
+    class _SimHTTPHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "calendly-elt-simulator"
+
+        def do_GET(self) -> None:
+            self._dispatch()
+
+        def do_POST(self) -> None:
+            self._dispatch()
+
+        def do_DELETE(self) -> None:
+            self._dispatch()
+
+        def do_PUT(self) -> None:
+            self._dispatch()
+
+        def do_PATCH(self) -> None:
+            self._dispatch()
+
+        def _dispatch(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            bound = cast(tuple[str, int], self.server.server_address)
+            host = self.headers.get("Host") or f"{bound[0]}:{bound[1]}"
+            request = SimRequest.from_url(
+                self.command, f"http://{host}{self.path}", dict(self.headers.items()), body
+            )
+            response = simulator.handle(request)
+            if response.delay_seconds and simulator.config.apply_delays:
+                time.sleep(response.delay_seconds)
+            if response.drop:
+                self._drop_connection()
+                return
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body)
+
+        def _drop_connection(self) -> None:
+            """Close the socket without a byte of response, as a crashed backend would."""
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                logger.debug("socket already closed while dropping a connection")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            logger.debug("%s - %s", self.address_string(), format % args)
+
+    return _SimHTTPHandler
