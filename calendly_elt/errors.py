@@ -10,6 +10,10 @@ Messages must never contain secrets.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import TypeVar
+
+E = TypeVar("E", bound=BaseException)
 
 
 class CalendlyEltError(Exception):
@@ -35,16 +39,13 @@ _DUCKDB_LOCK_CONFLICT = re.compile(
 )
 
 
-def database_in_use(error: BaseException) -> DatabaseInUseError | None:
-    """The one-line error for a DuckDB lock conflict found in ``error`` or what it wraps.
+def exception_chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and every exception behind it, each once, nearest first.
 
-    DuckDB refuses a second process on a file another process has open ("Could
-    not set lock on file ... Conflicting lock is held"); dlt wraps that in a
-    long message about credentials. Walks ``__cause__``, ``__context__`` and
-    dlt's ``exception`` attribute (``PipelineStepFailed``).
-
-    Returns:
-        The error to show, or None if ``error`` is not a lock conflict.
+    Follows ``__cause__``, ``__context__`` and dlt's ``exception`` attribute
+    (``PipelineStepFailed`` wraps the failure of a step there). The one walk of
+    exception chains in the code base: every "is there an X behind this
+    error?" question asks it.
     """
     pending: list[BaseException] = [error]
     seen: set[int] = set()
@@ -53,6 +54,30 @@ def database_in_use(error: BaseException) -> DatabaseInUseError | None:
         if id(current) in seen:
             continue
         seen.add(id(current))
+        yield current
+        linked = (current.__cause__, current.__context__, getattr(current, "exception", None))
+        pending.extend(item for item in linked if isinstance(item, BaseException))
+
+
+def first_in_chain(error: BaseException, kind: type[E]) -> E | None:
+    """The nearest exception of type ``kind`` in :func:`exception_chain`, or None."""
+    for current in exception_chain(error):
+        if isinstance(current, kind):
+            return current
+    return None
+
+
+def database_in_use(error: BaseException) -> DatabaseInUseError | None:
+    """The one-line error for a DuckDB lock conflict found in ``error`` or what it wraps.
+
+    DuckDB refuses a second process on a file another process has open ("Could
+    not set lock on file ... Conflicting lock is held"); dlt wraps that in a
+    long message about credentials.
+
+    Returns:
+        The error to show, or None if ``error`` is not a lock conflict.
+    """
+    for current in exception_chain(error):
         if isinstance(current, DatabaseInUseError):
             return current
         found = _DUCKDB_LOCK_CONFLICT.search(str(current))
@@ -64,10 +89,6 @@ def database_in_use(error: BaseException) -> DatabaseInUseError | None:
             )
             conflict.__cause__ = error
             return conflict
-        inner = getattr(current, "exception", None)
-        for linked in (current.__cause__, current.__context__, inner):
-            if isinstance(linked, BaseException):
-                pending.append(linked)
     return None
 
 
@@ -88,18 +109,15 @@ def interrupt_in(error: BaseException) -> KeyboardInterrupt | None:
 
     dlt catches a ``KeyboardInterrupt`` raised inside a pipeline step and raises
     its own ``PipelineStepFailed`` (an ``Exception``) from it, so an interrupt
-    may arrive wrapped: ``error`` itself, its ``__cause__`` / ``__context__``
-    chain and dlt's ``exception`` attributes are searched.
+    may arrive wrapped anywhere in :func:`exception_chain`.
     """
-    seen: set[int] = set()
-    stack: list[BaseException] = [error]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, KeyboardInterrupt):
-            return current
-        linked = (getattr(current, "exception", None), current.__cause__, current.__context__)
-        stack.extend(item for item in linked if isinstance(item, BaseException))
-    return None
+    return first_in_chain(error, KeyboardInterrupt)
+
+
+def one_line(error: BaseException) -> str:
+    """``Type: first line`` of the root cause of ``error`` (what a one-line message quotes)."""
+    root: BaseException = error
+    while root.__cause__ is not None:
+        root = root.__cause__
+    text = str(root).strip().splitlines()
+    return f"{type(root).__name__}: {text[0] if text else ''}"

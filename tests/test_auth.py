@@ -398,7 +398,7 @@ def test_a_failing_token_store_stops_before_the_new_token_is_used(
     def disk_full(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("calendly_elt.calendly.helpers.auth.os.replace", disk_full)
+    monkeypatch.setattr("calendly_elt.calendly.helpers.token_store.os.replace", disk_full)
     auth = make_auth(server, store, now)
     with pytest.raises(
         TokenStoreError, match=r"cannot write the OAuth token store .*No space left"

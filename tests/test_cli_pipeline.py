@@ -19,12 +19,12 @@ from typing import Any
 import duckdb
 import pytest
 
-from calendly_elt.cli import pipeline_commands
 from calendly_elt.cli.main import main
 from calendly_elt.errors import ConfigError
 from calendly_elt.runner import (
     ExtractionError,
     LockHolder,
+    job,
     live_lock_holder,
     lock_path,
     make_pipeline,
@@ -235,7 +235,7 @@ def test_an_interrupted_run_exits_130_with_one_line_however_it_arrives(
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CALENDLY_ACCESS_TOKEN", "pat")
-    monkeypatch.setattr("calendly_elt.cli.pipeline_commands.run_extraction", interrupted_run)
+    monkeypatch.setattr("calendly_elt.runner.job.run_extraction", interrupted_run)
     handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     assert main(["run", "--duckdb", "org.duckdb", "--skip-models"]) == 130
     assert capsys.readouterr().err == INTERRUPTED + "\n"
@@ -468,7 +468,7 @@ def test_run_holds_the_lock_until_its_models_are_built(
         holders.append(live_lock_holder(lock_path(pipeline)))
         return SimpleNamespace(models=["stub"])
 
-    monkeypatch.setattr(pipeline_commands, "build_models", build_models)
+    monkeypatch.setattr(job, "build_models", build_models)
     assert main(["run", "--duckdb", "org.duckdb"]) == 0
     assert "models built: 1" in capsys.readouterr().out
 

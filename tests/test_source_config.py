@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 
 from calendly_elt.calendly.config import resolve_settings
-from calendly_elt.calendly.helpers.sync_state import KnownData, KnownEvent, RunRequest, SyncState
+from calendly_elt.calendly.helpers.checkpoints import SyncState
+from calendly_elt.calendly.helpers.invitee_selection import InviteeSelection
+from calendly_elt.calendly.helpers.known_data import KnownData, KnownEvent
+from calendly_elt.calendly.helpers.no_shows import NoShowRecheck
 from calendly_elt.calendly.helpers.windows import (
+    RunRequest,
     Window,
     default_backfill_start,
     merge_ranges,
@@ -195,14 +199,19 @@ def test_fingerprints_decide_which_invitees_to_fetch() -> None:
         }
     )
     since = NOW - timedelta(days=2)
-    assert not known.needs_invitees(event, refetch_all=False, ended_since=since, now=NOW)
-    assert known.needs_invitees(event, refetch_all=True, ended_since=since, now=NOW)
+
+    def wants(row: dict, *, refetch_all: bool, ended_since: datetime) -> bool:
+        selection = InviteeSelection(known, refetch_all, NoShowRecheck(ended_since))
+        return selection.wants(row, NOW)
+
+    assert not wants(event, refetch_all=False, ended_since=since)
+    assert wants(event, refetch_all=True, ended_since=since)
     long_since = NOW - timedelta(days=30)  # ended within the no-show lookback
-    assert known.needs_invitees(event, refetch_all=False, ended_since=long_since, now=NOW)
+    assert wants(event, refetch_all=False, ended_since=long_since)
     changed = {**event, "invitees_counter": {"total": 2, "active": 2}}
-    assert known.needs_invitees(changed, refetch_all=False, ended_since=since, now=NOW)
+    assert wants(changed, refetch_all=False, ended_since=since)
     new = {**event, "uri": "https://api.calendly.com/scheduled_events/E2"}
-    assert known.needs_invitees(new, refetch_all=False, ended_since=since, now=NOW)
+    assert wants(new, refetch_all=False, ended_since=since)
     window = Window(NOW - timedelta(days=30), NOW)
     assert known.vanished_events(window, set()) == [event["uri"]]
     assert known.vanished_events(window, {event["uri"]}) == []

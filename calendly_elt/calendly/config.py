@@ -29,6 +29,13 @@ import dlt
 import httpx
 
 from calendly_elt.calendly import settings
+from calendly_elt.calendly.helpers.auth import (
+    Authenticator,
+    OAuthAuth,
+    PersonalAccessTokenAuth,
+    TokenStore,
+)
+from calendly_elt.calendly.helpers.client import CalendlyClient
 from calendly_elt.errors import ConfigError
 
 Scope = Literal["organization", "user"]
@@ -270,7 +277,7 @@ def build_client(
     now: Callable[[], datetime] | None = None,
     cancel: threading.Event | None = None,
     **client_options: Any,
-) -> Any:
+) -> CalendlyClient:
     """Build the HTTP client with the configured credentials.
 
     Args:
@@ -284,11 +291,8 @@ def build_client(
     Returns:
         A ``CalendlyClient``.
     """
-    from calendly_elt.calendly.helpers.auth import OAuthAuth, PersonalAccessTokenAuth, TokenStore
-    from calendly_elt.calendly.helpers.client import CalendlyClient
-
     cancel = cancel if cancel is not None else threading.Event()
-    auth: Any
+    auth: Authenticator
     if resolved.access_token:
         auth = PersonalAccessTokenAuth(resolved.access_token)
     else:

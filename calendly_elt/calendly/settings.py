@@ -21,6 +21,8 @@ DEFAULT_AUTH_BASE_URL = "https://auth.calendly.com"
 RAW_DATASET = "calendly"
 ANALYTICS_SCHEMA = "calendly_analytics"
 PIPELINE_NAME = "calendly"
+# the @dlt.source name: its dlt state lives at pipeline.state["sources"][SOURCE_NAME]
+SOURCE_NAME = "calendly"
 # Default DuckDB file. Not calendly.duckdb: DuckDB names the catalog after the
 # file, and a catalog named like the dataset makes `calendly.<table>` ambiguous.
 DEFAULT_DUCKDB_FILE = "calendly_warehouse.duckdb"

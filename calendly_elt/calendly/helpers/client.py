@@ -13,9 +13,10 @@ One pooled ``httpx.Client`` serves every thread. Each request:
 5. on 400/403/404 raises at once with Calendly's title, message, details and
    advice (see ``errors.py``).
 
-Paging follows ``pagination.next_page`` (a full URL carrying every query
-parameter) until it is null. ``map_concurrently`` runs the per-event invitee
-calls on a bounded thread pool and yields results in input order.
+Paging (``pagination.next_page`` links, page-token restarts) is in
+``paging.py``; ``paginate`` and ``read_all`` here bind it to the client.
+``map_concurrently`` runs the per-event invitee calls on a bounded thread
+pool and yields results in input order.
 
 ``cancel()`` (the CLI calls it on Ctrl-C and SIGTERM) sets the event every wait
 of the client is taken on: threads waiting for the rate limiter or a retry wake
@@ -46,6 +47,7 @@ from calendly_elt.calendly.helpers.errors import (
     path_of,
     redact,
 )
+from calendly_elt.calendly.helpers.paging import paginate, read_all
 from calendly_elt.calendly.helpers.rate_limit import (
     RateLimiter,
     RequestCancelled,
@@ -58,7 +60,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 
-DEFAULT_PAGE_SIZE = 100
 USER_AGENT = "calendly-elt (+https://github.com/calendly-elt)"
 PENDING_PER_WORKER = 4
 
@@ -148,29 +149,14 @@ class CalendlyClient:
     def paginate(
         self, path: str, params: Mapping[str, Any] | None = None
     ) -> Iterator[list[dict[str, Any]]]:
-        """Yield each page's ``collection``, following ``pagination.next_page`` to the end.
+        """Yield each page's ``collection`` of a list (see :func:`paging.paginate`)."""
+        return paginate(self.get, path, params)
 
-        Args:
-            path: The list endpoint, e.g. ``"/scheduled_events"``.
-            params: Query parameters of the first page; ``count`` defaults to 100.
-
-        Yields:
-            The rows of one page.
-        """
-        query = {"count": DEFAULT_PAGE_SIZE, **(params or {})}
-        body = self.get(path, query)
-        seen: set[str] = set()
-        while True:
-            yield list(body.get("collection") or [])
-            next_page = (body.get("pagination") or {}).get("next_page")
-            if not next_page:
-                return
-            if next_page in seen:
-                raise CalendlyServerError(
-                    None, "Paging Loop", "Calendly returned the same next_page twice", url=path
-                )
-            seen.add(next_page)
-            body = self.get(next_page)
+    def read_all(
+        self, path: str, params: Mapping[str, Any] | None = None, *, what: str
+    ) -> list[dict[str, Any]]:
+        """Every row of a list, restarted when a page token expires (``paging.read_all``)."""
+        return read_all(self.get, path, params, what=what)
 
     def map_concurrently(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
         """Apply ``fn`` to every item on a thread pool of ``max_concurrency`` workers.

@@ -10,6 +10,10 @@ half-open windows ``[start, end)`` of ``window_days``:
 - later runs: (last successful run - ``lookback_days``) to now + ``horizon_days``;
 - ``--full-refresh``: from the backfill start to now + ``horizon_days``;
 - ``backfill --since DATE``: from DATE to now + ``horizon_days``.
+
+:func:`plan_run` decides a new run's kind and range from what the caller asked
+(:class:`RunRequest`) and what the dataset has seen (backfill start, last
+successful run); ``checkpoints.py`` keeps the plan's progress in dlt state.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from calendly_elt.calendly.settings import DEFAULT_BACKFILL_YEARS
+from calendly_elt.errors import ConfigError
 
 
 @dataclass(frozen=True, order=True)
@@ -103,3 +108,76 @@ def merge_ranges(ranges: list[tuple[datetime, datetime]]) -> list[tuple[datetime
         else:
             merged.append((start, end))
     return merged
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What the caller asked for: the settings that shape a run's range."""
+
+    now: datetime
+    start_date: datetime | None
+    lookback_days: int
+    horizon_days: int
+    full_refresh: bool = False
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A new run's kind and range of start times.
+
+    Attributes:
+        kind: ``backfill`` (first run), ``incremental``, ``full_refresh`` or ``since``.
+        range_start: First start time the run reads.
+        range_end: First start time it does not read.
+        refetch_all: Re-fetch every event's invitees (full refresh, ``--since``).
+        backfill_start: The dataset's backfill start after this run.
+    """
+
+    kind: str
+    range_start: datetime
+    range_end: datetime
+    refetch_all: bool
+    backfill_start: datetime
+
+
+def plan_run(
+    request: RunRequest, *, backfill_start: datetime | None, last_success_at: datetime | None
+) -> RunPlan:
+    """Plan a new run (see the module docstring for the ranges).
+
+    Args:
+        request: What the caller asked for.
+        backfill_start: The earliest start time any earlier run was asked to read.
+        last_success_at: The "now" of the last run that read its whole range.
+
+    Raises:
+        ConfigError: A first backfill would start beyond the horizon.
+    """
+    end = horizon_end(request.now, request.horizon_days)
+    first = backfill_start or request.start_date or default_backfill_start(request.now)
+    kind, start, refetch_all = "incremental", first, False
+    if request.since is not None:
+        kind, start, refetch_all = "since", request.since, True
+        first = min(first, request.since)
+    elif request.full_refresh:
+        kind, refetch_all = "full_refresh", True
+    elif last_success_at is None:
+        kind = "backfill"
+        _require_start_before(first, end)
+    else:
+        start = max(first, incremental_start(last_success_at, request.lookback_days))
+    return RunPlan(kind, start, max(start, end), refetch_all, first)
+
+
+def _require_start_before(start: datetime, end: datetime) -> None:
+    """Refuse a first backfill whose start lies beyond the horizon (nothing to read).
+
+    Raises:
+        ConfigError: ``start_date`` is at or after now + ``horizon_days``.
+    """
+    if start >= end:
+        raise ConfigError(
+            f"start_date {start:%Y-%m-%d} is after now + horizon_days ({end:%Y-%m-%d}): "
+            "nothing to read; set an earlier start_date"
+        )

@@ -1,0 +1,194 @@
+"""Scheduled events and their invitees: the window loop and the invitee fan-out.
+
+``scheduled_events`` reads the run's windows in order (``windows.py`` plans
+them, ``checkpoints.py`` records each one read) and yields the events of each
+window as :class:`EventPage` lists. Each page carries what the invitees step
+needs (:class:`InviteeWork`: which of its events get their invitees read, and
+the known data to find vanished invitees in), so the ``invitees`` transformer,
+which dlt feeds with the very pages the events resource yields, depends on
+nothing else. After every ``checkpoint_events`` events the extraction stops
+at a window boundary; the runner loads the package (the checkpoint) and calls
+the source again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import dlt
+
+from calendly_elt.calendly.helpers.checkpoints import RunCursor, SyncState
+from calendly_elt.calendly.helpers.errors import CalendlyNotFoundError
+from calendly_elt.calendly.helpers.invitee_selection import InviteeSelection
+from calendly_elt.calendly.helpers.known_data import KnownData, read_known_data
+from calendly_elt.calendly.helpers.no_shows import no_show_recheck
+from calendly_elt.calendly.helpers.rows import Row, in_pages, live_row, uuid_of
+from calendly_elt.calendly.helpers.soft_deletes import PendingDeletions
+from calendly_elt.calendly.helpers.windows import RunRequest, Window
+from calendly_elt.calendly.run_options import SourceInputs, WindowProgress
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InviteeWork:
+    """What the events step hands the invitees step with a page.
+
+    Attributes:
+        event_uris: The page's events whose invitees are to be read, in page order.
+        known: The live events and invitees loaded before the run.
+    """
+
+    event_uris: tuple[str, ...]
+    known: KnownData
+
+
+class EventPage(list[Row]):
+    """A page of events (the rows of ``scheduled_events``) plus its :class:`InviteeWork`.
+
+    dlt hands the ``invitees`` transformer the object the events resource
+    yielded (or a shallow copy, which keeps ``work``).
+    """
+
+    def __init__(self, rows: list[Row], work: InviteeWork) -> None:
+        super().__init__(rows)
+        self.work = work
+
+
+def read_scheduled_events(inputs: SourceInputs) -> Iterator[EventPage]:
+    """The ``scheduled_events`` resource: plan or resume the run, then read its windows."""
+    source_state = dlt.current.source_state()
+    state, deletions = SyncState(source_state), PendingDeletions(source_state)
+    deletions.clear()
+    state.check_reach(inputs.reach.describe(), inputs.options.full_refresh)
+    cursor = state.begin_run(_run_request(inputs))
+    recheck = no_show_recheck(
+        state.last_success_at, inputs.options.now(), inputs.settings.no_show_lookback_days
+    )
+    known = read_known_data(dlt.current.pipeline())
+    selection = InviteeSelection(known, cursor.refetch_all, recheck)
+    yield from _read_windows(inputs, state, deletions, cursor, selection)
+
+
+def _run_request(inputs: SourceInputs) -> RunRequest:
+    settings, options = inputs.settings, inputs.options
+    return RunRequest(
+        now=options.now(),
+        start_date=settings.start_date,
+        lookback_days=settings.lookback_days,
+        horizon_days=settings.horizon_days,
+        full_refresh=options.full_refresh,
+        since=options.since,
+    )
+
+
+def _read_windows(
+    inputs: SourceInputs,
+    state: SyncState,
+    deletions: PendingDeletions,
+    cursor: RunCursor,
+    selection: InviteeSelection,
+) -> Iterator[EventPage]:
+    windows = cursor.remaining_windows(inputs.settings.window_days)
+    total = cursor.windows_done + len(windows)
+    batch_events = 0
+    for window in windows:
+        events = _list_window(inputs, window)
+        _queue_vanished_events(inputs, deletions, selection.known, window, events)
+        calls = 0
+        for page in _pages_with_work(inputs, events, selection):
+            calls += len(page.work.event_uris)
+            yield page
+        state.complete_window(cursor, window, len(events), calls)
+        _report(inputs, cursor, window, total)
+        batch_events += len(events)
+        if _checkpoint_due(inputs, batch_events) and cursor.next_start < cursor.range_end:
+            logger.info("checkpoint after %s (%d events)", window, batch_events)
+            return
+    state.finish_run(cursor, inputs.client.request_count, inputs.options.now())
+    logger.info("%s run complete: %d windows, %d events", cursor.kind, total, cursor.events)
+
+
+def _pages_with_work(
+    inputs: SourceInputs, events: list[Row], selection: InviteeSelection
+) -> Iterator[EventPage]:
+    for page in in_pages(events):
+        wanted = tuple(
+            event["uri"] for event in page if selection.wants(event, inputs.options.now())
+        )
+        yield EventPage(page, InviteeWork(wanted, selection.known))
+
+
+def _checkpoint_due(inputs: SourceInputs, batch_events: int) -> bool:
+    every = inputs.options.checkpoint_events
+    return bool(every) and batch_events >= (every or 0)
+
+
+def _list_window(inputs: SourceInputs, window: Window) -> list[Row]:
+    """Every event starting in ``window`` (both statuses)."""
+    query = {**inputs.reach.owner_query(), "sort": "start_time:asc", **window.query()}
+    rows = inputs.client.read_all("/scheduled_events", query, what=f"events of {window}")
+    return [live_row(row) for row in rows]
+
+
+def _queue_vanished_events(
+    inputs: SourceInputs,
+    deletions: PendingDeletions,
+    known: KnownData,
+    window: Window,
+    events: list[Row],
+) -> None:
+    vanished = known.vanished_events(window, {event["uri"] for event in events})
+    if vanished:
+        logger.info("%d events vanished from %s; marking them deleted", len(vanished), window)
+        moment = inputs.options.now()
+        deletions.add("scheduled_events", vanished, moment)
+        deletions.add("invitees", known.invitees_of(vanished), moment)
+
+
+def _report(inputs: SourceInputs, cursor: RunCursor, window: Window, total: int) -> None:
+    if inputs.options.progress is None:
+        return
+    inputs.options.progress(
+        WindowProgress(
+            kind=cursor.kind,
+            window=window,
+            windows_done=cursor.windows_done,
+            windows_total=total,
+            events=cursor.events,
+            invitee_calls=cursor.invitee_calls,
+            requests=inputs.client.request_count,
+        )
+    )
+
+
+def read_invitees(inputs: SourceInputs, page: EventPage) -> list[Row]:
+    """The ``invitees`` transformer: the invitees of the page's wanted events (concurrent calls).
+
+    An invitee missing from a re-read list is queued as deleted; an event that
+    vanished before its invitees were read (404) is skipped.
+    """
+    rows: list[Row] = []
+    deletions = PendingDeletions(dlt.current.source_state())
+    for event_uri, fetched in inputs.client.map_concurrently(
+        lambda uri: _fetch_invitees(inputs, uri), page.work.event_uris
+    ):
+        if fetched is None:
+            continue
+        rows.extend(live_row(row) for row in fetched)
+        vanished = page.work.known.vanished_invitees(event_uri, {row["uri"] for row in fetched})
+        deletions.add("invitees", vanished, inputs.options.now())
+    return rows
+
+
+def _fetch_invitees(inputs: SourceInputs, event_uri: str) -> list[dict[str, Any]] | None:
+    """All invitees of one event; None if the event is gone (404)."""
+    path = f"/scheduled_events/{uuid_of(event_uri)}/invitees"
+    try:
+        return inputs.client.read_all(path, {}, what=f"invitees of {event_uri}")
+    except CalendlyNotFoundError:
+        logger.info("event %s vanished before its invitees were read", event_uri)
+        return None

@@ -1,0 +1,54 @@
+"""Reads of what the destination already holds (never writes).
+
+The source compares what it lists with what is loaded: fingerprints of
+events (``known_data.py``), URIs of users and submissions, hosts of loaded
+events. A table declared in the schema but not loaded yet reads as empty.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import dlt
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+
+def has_loaded_table(pipeline: dlt.Pipeline, table: str) -> bool:
+    """Whether ``table`` has been created in the pipeline's destination (it has columns)."""
+    if pipeline.destination is None or not pipeline.default_schema_name:
+        return False
+    schema = pipeline.default_schema
+    return table in schema.tables and bool(schema.tables[table].get("columns"))
+
+
+def query_loaded(pipeline: dlt.Pipeline, table: str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` (``{table}`` is replaced by the qualified name); [] if not loaded."""
+    if not has_loaded_table(pipeline, table):
+        return []
+    try:
+        with pipeline.sql_client() as client:
+            qualified = client.make_qualified_table_name(table)
+            with client.execute_query(sql.format(table=qualified)) as cursor:
+                return [tuple(row) for row in cursor.fetchall()]
+    except DatabaseUndefinedRelation:  # declared in the schema, not loaded yet
+        return []
+
+
+def read_loaded_uris(pipeline: dlt.Pipeline, table: str) -> set[str]:
+    """URIs of the rows of ``table`` already loaded."""
+    return {row[0] for row in query_loaded(pipeline, table, "select uri from {table}")}
+
+
+def read_loaded_hosts(pipeline: dlt.Pipeline) -> set[str]:
+    """URIs of every user who hosts a loaded event (people who left the org included)."""
+    sql = "select distinct {table}.user from {table}"
+    rows = query_loaded(pipeline, "scheduled_events__event_memberships", sql)
+    return {row[0] for row in rows if row[0]}
+
+
+def as_utc(value: Any) -> Any:
+    """A loaded timestamp as aware UTC (DuckDB may return naive UTC); other values as is."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value

@@ -1,0 +1,127 @@
+"""The ``calendly`` dlt pipeline and where it loads.
+
+A DuckDB destination is a file, and its pipeline state lives beside it in
+``.<file>.dlt/`` (:func:`duckdb_state_dir`, the one place that rule is
+written), so each database file has its own checkpoints. Any other dlt
+destination is configured the dlt way and keeps its state in dlt's default
+folder (or ``--pipelines-dir``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import dlt
+from dlt.common.destination.exceptions import UnknownDestinationModule
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+from calendly_elt.calendly.settings import DEFAULT_DUCKDB_FILE, PIPELINE_NAME, RAW_DATASET
+from calendly_elt.errors import ConfigError, one_line
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DUCKDB_PATH = Path(DEFAULT_DUCKDB_FILE)
+_STATE_DIR_PREFIX, _STATE_DIR_SUFFIX = ".", ".dlt"
+
+
+def duckdb_state_dir(database: Path) -> Path:
+    """The pipeline state folder of a DuckDB file: ``.<file>.dlt`` beside it."""
+    resolved = Path(database).expanduser().resolve()
+    return resolved.parent / f"{_STATE_DIR_PREFIX}{resolved.name}{_STATE_DIR_SUFFIX}"
+
+
+def duckdb_file_of(state_dir: Path) -> Path | None:
+    """The DuckDB file whose state folder is ``state_dir`` (None: not such a folder)."""
+    name = state_dir.name
+    if name.startswith(_STATE_DIR_PREFIX) and name.endswith(_STATE_DIR_SUFFIX):
+        return state_dir.parent / name[len(_STATE_DIR_PREFIX) : -len(_STATE_DIR_SUFFIX)]
+    return None
+
+
+def is_duckdb(destination: str | None) -> bool:
+    """Whether a ``--destination`` value means the DuckDB file (the default)."""
+    return destination in (None, "duckdb")
+
+
+def make_pipeline(
+    *,
+    destination: str | None = None,
+    duckdb_path: Path | str | None = None,
+    pipelines_dir: Path | str | None = None,
+    dataset_name: str = RAW_DATASET,
+    read_only: bool = False,
+) -> dlt.Pipeline:
+    """Build the ``calendly`` dlt pipeline (dataset ``calendly``).
+
+    Args:
+        destination: A dlt destination name (``postgres``, ``bigquery``...),
+            configured the dlt way; None or ``duckdb`` means a DuckDB file.
+        duckdb_path: The DuckDB file; default ``calendly_warehouse.duckdb`` in the
+            working directory (not ``calendly.duckdb``: DuckDB names the catalog
+            after the file, and a catalog named like the ``calendly`` dataset
+            makes two-part names ambiguous).
+        pipelines_dir: Where dlt keeps pipeline state (overrides the default).
+        dataset_name: The raw dataset (schema); ``calendly`` unless isolating tests.
+        read_only: Open a DuckDB file read-only (``status``: it never writes
+            there); other destinations ignore it.
+
+    Returns:
+        The pipeline.
+
+    Raises:
+        ConfigError: The destination name is unknown or ``--duckdb`` was combined
+            with another destination.
+    """
+    if is_duckdb(destination):
+        target, database_state = _duckdb_target(Path(duckdb_path or DEFAULT_DUCKDB_PATH), read_only)
+        state_dir: Path | None = Path(pipelines_dir) if pipelines_dir else database_state
+    elif duckdb_path is not None:
+        raise ConfigError("--duckdb only applies to the duckdb destination")
+    else:
+        target, state_dir = destination, Path(pipelines_dir) if pipelines_dir else None
+    options: dict[str, Any] = {"pipelines_dir": str(state_dir)} if state_dir else {}
+    if logger.isEnabledFor(logging.DEBUG):
+        options["progress"] = "log"
+    try:
+        return dlt.pipeline(
+            pipeline_name=PIPELINE_NAME, destination=target, dataset_name=dataset_name, **options
+        )
+    except UnknownDestinationModule as error:
+        raise ConfigError(
+            f"unknown destination {destination!r}: not a dlt destination name (e.g. duckdb, "
+            f"postgres, bigquery, snowflake) nor a named destination configured under "
+            f"[destination.{destination}]"
+        ) from error
+    except Exception as error:  # dlt's other destination errors vary by version
+        raise ConfigError(f"cannot use destination {destination!r}: {one_line(error)}") from error
+
+
+def _duckdb_target(database: Path, read_only: bool) -> tuple[Any, Path]:
+    database = database.expanduser().resolve()
+    if database.stem == RAW_DATASET:
+        raise ConfigError(
+            f"a DuckDB file named {database.name} cannot hold the dataset {RAW_DATASET!r}: "
+            "DuckDB names the catalog after the file and rejects the ambiguous names; "
+            f"use another file name, e.g. --duckdb {DEFAULT_DUCKDB_PATH}"
+        )
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot create the folder of --duckdb {database}: {error.strerror}"
+        ) from None
+    target = dlt.destinations.duckdb(DuckDbCredentials(str(database), read_only=read_only))
+    return target, duckdb_state_dir(database)
+
+
+def describe_destination(pipeline: dlt.Pipeline) -> str:
+    """A short, secret-free description of where the pipeline loads."""
+    destination = pipeline.destination
+    if destination is None:
+        return "no destination"
+    if destination.destination_type.endswith("duckdb"):
+        database = duckdb_file_of(Path(pipeline.pipelines_dir))
+        return f"duckdb {database}" if database else "duckdb"
+    return str(destination.destination_name)

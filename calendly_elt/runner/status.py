@@ -1,0 +1,114 @@
+"""``calendly-elt status``: what the pipeline state and the destination say (no API calls).
+
+:func:`read_status` reads dlt state (last run, windows covered, requests) and
+row counts from the destination - or, while a live run holds the lock, the
+local state only, without opening the destination.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import dlt
+
+from calendly_elt.calendly.helpers.checkpoints import SyncState, source_state_of
+from calendly_elt.errors import database_in_use
+from calendly_elt.runner.destination import describe_destination
+from calendly_elt.runner.failures import clear_errors
+from calendly_elt.runner.lock import LockHolder, live_lock_holder, lock_path
+
+logger = logging.getLogger(__name__)
+
+
+def row_counts(pipeline: dlt.Pipeline) -> dict[str, tuple[int, int]]:
+    """Rows per loaded raw table: ``{table: (live, deleted)}``."""
+    if not pipeline.default_schema_name:
+        return {}
+    tables = sorted(
+        table["name"] for table in pipeline.default_schema.data_tables() if table.get("columns")
+    )
+    counts: dict[str, tuple[int, int]] = {}
+    try:
+        with pipeline.sql_client() as client:
+            for table in tables:
+                counts[table] = _count(client, pipeline, table)
+    except Exception as error:
+        in_use = database_in_use(error)
+        if in_use is not None:
+            raise in_use from error
+        logger.info("cannot count rows: %s", error)
+    return counts
+
+
+def _count(client: Any, pipeline: dlt.Pipeline, table: str) -> tuple[int, int]:
+    qualified = client.make_qualified_table_name(table)
+    has_flag = "is_deleted" in pipeline.default_schema.tables[table]["columns"]
+    deleted = "count(case when is_deleted then 1 end)" if has_flag else "0"
+    try:
+        with client.execute_query(f"select count(*), {deleted} from {qualified}") as cursor:
+            total, gone = cursor.fetchone()
+    except Exception:  # declared but never loaded
+        return (0, 0)
+    return (int(total) - int(gone), int(gone))
+
+
+@dataclass
+class StatusReport:
+    """What ``calendly-elt status`` shows.
+
+    While a run holds the lock (``live_run``), everything comes from the local
+    pipeline state: the destination is not opened (a second process on a
+    DuckDB file would make the run fail), so ``row_counts`` is empty and
+    ``pending_packages`` is None.
+    """
+
+    destination: str
+    last_success_at: datetime | None
+    backfill_start: datetime | None
+    covered: list[tuple[datetime, datetime]]
+    run_in_progress: dict[str, Any] | None
+    last_run: dict[str, Any] | None
+    row_counts: dict[str, tuple[int, int]]
+    pending_packages: int | None
+    live_run: LockHolder | None = None
+
+
+def read_status(pipeline: dlt.Pipeline) -> StatusReport:
+    """Collect the pipeline's status from its state and destination (no API calls).
+
+    If a live run holds the pipeline's lock, only the local state is read (the
+    checkpoint that run last saved): no ``sync_destination``, no row counts.
+    Otherwise the destination is read, never written (open a DuckDB file with
+    ``make_pipeline(read_only=True)``).
+
+    Raises:
+        DatabaseInUseError: Another process has the DuckDB file open.
+        ExtractionError: The destination could not be read.
+    """
+    holder = live_lock_holder(lock_path(pipeline))
+    if holder is None:
+        with clear_errors(f"reading state from {describe_destination(pipeline)}"):
+            pipeline.sync_destination()
+        counts = row_counts(pipeline)
+        pending: int | None = len(pipeline.list_extracted_load_packages()) + len(
+            pipeline.list_normalized_load_packages()
+        )
+    else:
+        counts, pending = {}, None
+    state = SyncState(source_state_of(pipeline))
+    run = state.run
+    history = state.history
+    return StatusReport(
+        destination=describe_destination(pipeline),
+        last_success_at=state.last_success_at,
+        backfill_start=state.backfill_start,
+        covered=state.covered,
+        run_in_progress=run.to_state() if run else None,
+        last_run=history[-1] if history else None,
+        row_counts=counts,
+        pending_packages=pending,
+        live_run=holder,
+    )
