@@ -28,7 +28,7 @@ from calendly_elt.simulator import SimConfig, Simulator, generate_organization
 from calendly_elt.simulator.store import Store, uuid_of
 
 FAST = 1_000_000  # requests per minute: no rate limiting unless a test wants it
-IGNORED_COLUMNS = {"is_deleted", "deleted_at"}
+IGNORED_COLUMNS = {"is_deleted", "deleted_at", "invitees_read_at"}  # our bookkeeping
 
 
 @dataclass

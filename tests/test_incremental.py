@@ -46,17 +46,27 @@ def _loaded(harness: SourceHarness, pipeline: Any, table: str, uri: str) -> dict
     return rows[0]
 
 
+RECHECK_AGES = tuple(
+    timedelta(**age)
+    for age in ({"hours": 1}, {"days": 1}, {"days": 3}, {"days": 7}, {"days": 14}, {"days": 30})
+)  # the default no_show_rechecks
+
+
 def _recently_ended(scenario: Scenario) -> int:
-    """Meetings read by the last run that ended since (previous run - 2 days)."""
+    """Meetings read by the last run that passed an age of the no-show recheck schedule.
+
+    Every meeting was read by the previous run (the backfill), so one is due
+    when an age after its end falls in (previous run, last run].
+    """
     previous, last = scenario.pipeline.state["sources"]["calendly"]["history"][-2:]
     read_from = datetime.fromisoformat(last["range_start"])
-    ended_since = datetime.fromisoformat(previous["started_at"]) - timedelta(days=2)
+    read_at = datetime.fromisoformat(previous["started_at"])
     now = datetime.fromisoformat(last["started_at"])
     return sum(
         1
         for event in scenario.store.events.values()
         if parse_ts(event["start_time"]) >= read_from
-        and ended_since <= parse_ts(event["end_time"]) <= now
+        and any(read_at < parse_ts(event["end_time"]) + age <= now for age in RECHECK_AGES)
     )
 
 
@@ -136,8 +146,9 @@ def test_each_kind_of_change_is_captured_by_one_incremental_run(
     scenario.run_once()
     assert scenario.invitee(attended["uri"])["no_show__uri"] == no_show["uri"]
 
-    # ... and unmarked again
+    # ... and unmarked again: seen at the meeting's next recheck age (1 d after its end)
     mutations.unmark_no_show(store, uuid(no_show["uri"]))
+    store.clock.advance(timedelta(days=1))
     scenario.run_once()
     assert scenario.invitee(attended["uri"])["no_show__uri"] is None
 
@@ -277,7 +288,9 @@ def test_later_runs_start_at_last_success_minus_lookback(tiny_harness: SourceHar
     first_run_at = store.clock.now()
     tiny_harness.run(pipeline)
     store.clock.advance(timedelta(days=2))
-    tiny_harness.run(pipeline, settings=tiny_harness.settings(lookback_days=10))
+    # rechecks up to 3 days reach back less than the lookback (the default 30 d one reaches 31 d)
+    settings = tiny_harness.settings(lookback_days=10, no_show_rechecks="1h,1d,3d")
+    tiny_harness.run(pipeline, settings=settings)
 
     history = pipeline.state["sources"]["calendly"]["history"]
     assert [run["kind"] for run in history] == ["backfill", "incremental"]

@@ -21,7 +21,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,6 +36,7 @@ from calendly_elt.calendly.helpers.auth import (
     TokenStore,
 )
 from calendly_elt.calendly.helpers.client import CalendlyClient
+from calendly_elt.calendly.helpers.no_shows import DEFAULT_NO_SHOW_RECHECKS, parse_recheck_ages
 from calendly_elt.errors import ConfigError
 
 Scope = Literal["organization", "user"]
@@ -51,6 +52,10 @@ ENV_NAMES: dict[str, str] = {
     "client_id": "CALENDLY_CLIENT_ID",
     "client_secret": "CALENDLY_CLIENT_SECRET",
     "refresh_token": "CALENDLY_REFRESH_TOKEN",
+}
+RETIRED_KEYS = {
+    "no_show_lookback_days": "late no-show marks are read on a schedule of ages after "
+    "each meeting's end; set no_show_rechecks (default 1h,1d,3d,7d,14d,30d) instead",
 }
 MISSING_CREDENTIALS = (
     "no Calendly credentials: set CALENDLY_ACCESS_TOKEN (a personal access token) or "
@@ -72,9 +77,8 @@ class CalendlySettings:
         start_date: First instant the initial backfill reads; None means two
             years before the first run.
         lookback_days: Days before the last successful run that later runs re-read.
-        no_show_lookback_days: Meetings that ended this many days before the last
-            successful run, or later, get their invitees re-read (no-show marks
-            do not change the event).
+        no_show_rechecks: Ages after a meeting's end at which its invitees are
+            re-read for late no-show marks (``helpers/no_shows.py``).
         horizon_days: Days after now that every run reads (future bookings).
         window_days: Length of one ``min_start_time``/``max_start_time`` window.
         max_concurrency: Invitee calls in flight at once.
@@ -90,7 +94,7 @@ class CalendlySettings:
     scope: Scope = "organization"
     start_date: datetime | None = None
     lookback_days: int = settings.DEFAULT_LOOKBACK_DAYS
-    no_show_lookback_days: int = settings.DEFAULT_NO_SHOW_LOOKBACK_DAYS
+    no_show_rechecks: tuple[timedelta, ...] = parse_recheck_ages(DEFAULT_NO_SHOW_RECHECKS)
     horizon_days: int = settings.DEFAULT_HORIZON_DAYS
     window_days: int = settings.DEFAULT_WINDOW_DAYS
     max_concurrency: int = settings.DEFAULT_MAX_CONCURRENCY
@@ -110,7 +114,6 @@ class CalendlySettings:
 
 _INT_KEYS = (
     "lookback_days",
-    "no_show_lookback_days",
     "horizon_days",
     "window_days",
     "max_concurrency",
@@ -119,7 +122,6 @@ _INT_KEYS = (
 )
 _MINIMUM = {
     "lookback_days": 0,
-    "no_show_lookback_days": 0,
     "horizon_days": 0,
     "window_days": 1,
     "max_concurrency": 1,
@@ -129,7 +131,6 @@ _MINIMUM = {
 _DAYS_MAXIMUM = 36_500  # a century: beyond it dates overflow, and no Calendly data is that old
 _MAXIMUM = {
     "lookback_days": _DAYS_MAXIMUM,
-    "no_show_lookback_days": _DAYS_MAXIMUM,
     "horizon_days": _DAYS_MAXIMUM,
     "window_days": _DAYS_MAXIMUM,
     "max_concurrency": 64,
@@ -152,12 +153,20 @@ def resolve_settings(*, require_credentials: bool = True, **explicit: Any) -> Ca
     unknown = set(explicit) - {item.name for item in fields(CalendlySettings)}
     if unknown:
         raise ConfigError(f"unknown Calendly setting(s): {', '.join(sorted(unknown))}")
+    _refuse_retired_keys()
     raw = {item.name: _lookup(item.name, explicit) for item in fields(CalendlySettings)}
     values = {key: _coerce(key, value) for key, value in raw.items() if value is not None}
     resolved = CalendlySettings(**values)
     if require_credentials:
         _require_credentials(resolved)
     return resolved
+
+
+def _refuse_retired_keys() -> None:
+    """A key that no longer means anything is an error, not silently ignored."""
+    for key, replacement in RETIRED_KEYS.items():
+        if _from_dlt(key) not in (None, ""):
+            raise ConfigError(f"{CONFIG_SECTION}.{key} is no longer read: {replacement}")
 
 
 def _lookup(key: str, explicit: Mapping[str, Any]) -> Any:
@@ -185,6 +194,8 @@ def _coerce(key: str, value: Any) -> Any:
         return _as_int(key, value)
     if key == "scope":
         return _as_scope(value)
+    if key == "no_show_rechecks":
+        return parse_recheck_ages(value)
     if key == "start_date":
         return parse_start_date(value)
     if key == "token_store_path":

@@ -4,8 +4,10 @@ The raw tables (dataset ``calendly``) are the API objects as Calendly returns
 them, flattened by dlt's default naming: nested objects become
 ``parent__child`` columns (``tracking__utm_source``), lists become child
 tables (``invitees__questions_and_answers``, linked by ``_dlt_parent_id``).
-Two columns are ours: ``is_deleted`` (the row vanished from a fully re-read
-window; soft delete) and ``deleted_at``.
+Three columns are ours: ``is_deleted`` (the row vanished from a fully re-read
+window; soft delete) and ``deleted_at``, and, on ``scheduled_events``,
+``invitees_read_at`` (when its invitees were last read: the no-show recheck
+schedule, ``helpers/no_shows.py``).
 
 ``COLUMN_HINTS`` declares every column the SQL staging models read, so that a
 column exists (typed) even when no loaded row has a value for it yet (dlt
@@ -28,9 +30,6 @@ SOURCE_NAME = "calendly"
 DEFAULT_DUCKDB_FILE = "calendly_warehouse.duckdb"
 
 DEFAULT_LOOKBACK_DAYS = 30
-# Meetings that ended this many days before the last successful run (or since)
-# get their invitees re-read: no-show marks change nothing on the event.
-DEFAULT_NO_SHOW_LOOKBACK_DAYS = 2
 DEFAULT_HORIZON_DAYS = 365
 DEFAULT_WINDOW_DAYS = 30
 DEFAULT_BACKFILL_YEARS = 2
@@ -120,6 +119,8 @@ COLUMN_HINTS: dict[str, dict[str, dict[str, Any]]] = {
         **_timestamps("start_time", "end_time", "created_at", "updated_at"),
         **_CANCELLATION,
         **SOFT_DELETE_COLUMNS,
+        # ours: when the run that last read the event's invitees started (no-show rechecks)
+        **_timestamps("invitees_read_at"),
     },
     "invitees": {
         **_text(

@@ -23,8 +23,8 @@ import dlt
 from calendly_elt.calendly.helpers.checkpoints import RunCursor, SyncState
 from calendly_elt.calendly.helpers.errors import CalendlyNotFoundError
 from calendly_elt.calendly.helpers.invitee_selection import InviteeSelection
-from calendly_elt.calendly.helpers.known_data import KnownData, read_known_data
-from calendly_elt.calendly.helpers.no_shows import no_show_recheck
+from calendly_elt.calendly.helpers.known_data import READ_AT, KnownData, read_known_data
+from calendly_elt.calendly.helpers.no_shows import NoShowRecheck, recheck_reach
 from calendly_elt.calendly.helpers.rows import Row, in_pages, live_row, uuid_of
 from calendly_elt.calendly.helpers.soft_deletes import PendingDeletions
 from calendly_elt.calendly.helpers.windows import RunRequest, Window
@@ -65,9 +65,7 @@ def read_scheduled_events(inputs: SourceInputs) -> Iterator[EventPage]:
     deletions.clear()
     state.check_reach(inputs.reach.describe(), inputs.options.full_refresh)
     cursor = state.begin_run(_run_request(inputs))
-    recheck = no_show_recheck(
-        state.last_success_at, inputs.options.now(), inputs.settings.no_show_lookback_days
-    )
+    recheck = NoShowRecheck(inputs.settings.no_show_rechecks)
     known = read_known_data(dlt.current.pipeline())
     selection = InviteeSelection(known, cursor.refetch_all, recheck)
     yield from _read_windows(inputs, state, deletions, cursor, selection)
@@ -82,6 +80,7 @@ def _run_request(inputs: SourceInputs) -> RunRequest:
         horizon_days=settings.horizon_days,
         full_refresh=options.full_refresh,
         since=options.since,
+        recheck_reach=recheck_reach(settings.no_show_rechecks),
     )
 
 
@@ -116,10 +115,15 @@ def _pages_with_work(
     inputs: SourceInputs, events: list[Row], selection: InviteeSelection
 ) -> Iterator[EventPage]:
     for page in in_pages(events):
-        wanted = tuple(
-            event["uri"] for event in page if selection.wants(event, inputs.options.now())
-        )
-        yield EventPage(page, InviteeWork(wanted, selection.known))
+        wanted: list[str] = []
+        for event in page:
+            now = inputs.options.now()
+            if selection.wants(event, now):
+                wanted.append(event["uri"])
+                event[READ_AT] = now
+            else:
+                event[READ_AT] = selection.known.invitees_read_at(event["uri"])
+        yield EventPage(page, InviteeWork(tuple(wanted), selection.known))
 
 
 def _checkpoint_due(inputs: SourceInputs, batch_events: int) -> bool:

@@ -32,4 +32,6 @@ class InviteeSelection:
 
     def wants(self, event: Mapping[str, Any], now: datetime) -> bool:
         """Whether to (re-)read ``event``'s invitees at ``now``."""
-        return self.refetch_all or self.known.changed(event) or self.recheck.due(event, now)
+        if self.refetch_all or self.known.changed(event):
+            return True
+        return self.recheck.due(event, self.known.invitees_read_at(event["uri"]), now)

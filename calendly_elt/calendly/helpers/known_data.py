@@ -30,8 +30,9 @@ Fingerprint = tuple[Any, ...]
 
 _EVENTS_SQL = (
     "select uri, start_time, end_time, updated_at, status, invitees_counter__total,"
-    " invitees_counter__active from {table} where is_deleted is not true"
+    " invitees_counter__active, {read_at} from {{table}} where is_deleted is not true"
 )
+READ_AT = "invitees_read_at"
 _INVITEES_SQL = "select uri, event from {table} where is_deleted is not true"
 
 
@@ -55,11 +56,15 @@ def fingerprint_of(event: Mapping[str, Any]) -> Fingerprint:
 
 @dataclass(frozen=True)
 class KnownEvent:
-    """A live event as loaded: where it sits in time and its fingerprint."""
+    """A live event as loaded: where it sits in time, its fingerprint, when its invitees were read.
+
+    ``invitees_read_at`` is None for an event loaded before the column existed.
+    """
 
     start_time: datetime
     end_time: datetime | None
     fingerprint: Fingerprint
+    invitees_read_at: datetime | None = None
 
 
 @dataclass
@@ -68,6 +73,11 @@ class KnownData:
 
     events: dict[str, KnownEvent] = field(default_factory=dict)
     invitees_by_event: dict[str, set[str]] = field(default_factory=dict)
+
+    def invitees_read_at(self, event_uri: str) -> datetime | None:
+        """When the loaded event's invitees were last read (None: new, or not recorded)."""
+        known = self.events.get(event_uri)
+        return known.invitees_read_at if known else None
 
     def changed(self, event: Mapping[str, Any]) -> bool:
         """Whether an event is new or its fingerprint differs from the loaded one."""
@@ -91,6 +101,15 @@ class KnownData:
         return sorted(self.invitees_by_event.get(event_uri, set()) - listed)
 
 
+def _events_sql(pipeline: dlt.Pipeline) -> str:
+    """The events query; ``invitees_read_at`` only where the loaded table has it yet."""
+    tables: Mapping[str, Any] = (
+        pipeline.default_schema.tables if pipeline.default_schema_name else {}
+    )
+    has_read_at = READ_AT in tables.get("scheduled_events", {}).get("columns", {})
+    return _EVENTS_SQL.format(read_at=READ_AT if has_read_at else "null")
+
+
 def read_known_data(pipeline: dlt.Pipeline) -> KnownData:
     """Read live events' fingerprints and invitees from the pipeline's destination.
 
@@ -101,11 +120,10 @@ def read_known_data(pipeline: dlt.Pipeline) -> KnownData:
         What is loaded; empty when nothing is (first run, or no destination).
     """
     known = KnownData()
-    for row in query_loaded(pipeline, "scheduled_events", _EVENTS_SQL):
-        uri, start, end, updated, status, total, active = row
-        known.events[uri] = KnownEvent(
-            as_utc(start), as_utc(end), event_fingerprint(as_utc(updated), status, total, active)
-        )
+    for row in query_loaded(pipeline, "scheduled_events", _events_sql(pipeline)):
+        uri, start, end, updated, status, total, active, read_at = row
+        fingerprint = event_fingerprint(as_utc(updated), status, total, active)
+        known.events[uri] = KnownEvent(as_utc(start), as_utc(end), fingerprint, as_utc(read_at))
     for uri, event in query_loaded(pipeline, "invitees", _INVITEES_SQL):
         known.invitees_by_event.setdefault(event, set()).add(uri)
     logger.info(

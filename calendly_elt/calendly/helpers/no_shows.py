@@ -2,40 +2,93 @@
 
 Marking a no-show (``POST /invitee_no_shows``) changes nothing on the event:
 not its ``updated_at``, not its ``invitees_counter``. Fingerprints cannot see
-it, so the invitees of meetings that ended recently are re-read whatever
-their fingerprint says: those that ended at or after (last successful run -
-``no_show_lookback_days``), up to now. Counted back from the last successful
-run, so a skipped day loses no marks.
+it, and hosts mark no-shows late: most within a day, some weeks after. So the
+invitees of an ended meeting are re-read on a schedule of ages after its end,
+``no_show_rechecks`` (default ``1h,1d,3d,7d,14d,30d``): a meeting is due when
+one of its ages has passed since the last time its invitees were read
+(``scheduled_events.invitees_read_at``, kept by the source). However often
+the pipeline runs, each ended meeting's invitees are re-read at most once per
+age, and never after the last age (unless the event itself changes). A run
+that comes late (a skipped day) still rechecks every age passed meanwhile.
+
+The windows a run reads reach back far enough for every due recheck
+(:func:`recheck_reach`), whatever ``lookback_days`` says.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from calendly_elt.errors import ConfigError
+
+DEFAULT_NO_SHOW_RECHECKS = "1h,1d,3d,7d,14d,30d"
+MAX_RECHECK_AGE = timedelta(days=3650)
+# meetings are listed by start time: reach back by this much more than the last age
+LONGEST_MEETING = timedelta(days=1)
+_AGE = re.compile(r"^\s*(?P<number>\d+)\s*(?P<unit>[mhd])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+_OFF = ("off", "none")
+
 
 @dataclass(frozen=True)
 class NoShowRecheck:
-    """Which ended meetings get their invitees re-read for no-show marks.
+    """The recheck schedule: ages after a meeting's end at which its invitees are re-read.
 
     Attributes:
-        ended_since: Meetings that ended at or after this instant (and by now) are due.
+        ages: Ascending, distinct, positive; empty turns rechecks off.
     """
 
-    ended_since: datetime
+    ages: tuple[timedelta, ...]
 
-    def due(self, event: Mapping[str, Any], now: datetime) -> bool:
-        """Whether ``event`` is due a recheck at ``now`` (an event without an end always is)."""
+    def due(self, event: Mapping[str, Any], last_read: datetime | None, now: datetime) -> bool:
+        """Whether ``event`` is due a recheck at ``now``.
+
+        Args:
+            event: The event as listed (``end_time`` an aware datetime).
+            last_read: When its invitees were last read (None: not known).
+            now: The run's now.
+        """
         end_time = event.get("end_time")
         if not isinstance(end_time, datetime):
             return True
-        return self.ended_since <= end_time <= now
+        passed = [end_time + age for age in self.ages if end_time + age <= now]
+        if not passed:
+            return False
+        return last_read is None or last_read < passed[-1]
 
 
-def no_show_recheck(
-    last_success_at: datetime | None, now: datetime, no_show_lookback_days: int
-) -> NoShowRecheck:
-    """The recheck of a run: meetings ended since (last successful run - lookback days)."""
-    return NoShowRecheck((last_success_at or now) - timedelta(days=no_show_lookback_days))
+def recheck_reach(ages: tuple[timedelta, ...]) -> timedelta:
+    """How far before the last successful run the windows must start for every due recheck."""
+    return ages[-1] + LONGEST_MEETING if ages else timedelta(0)
+
+
+def parse_recheck_ages(value: Any) -> tuple[timedelta, ...]:
+    """Parse ``no_show_rechecks``: ``"1h,1d,3d"``, a list of such ages, or ``off``.
+
+    Raises:
+        ConfigError: An age is not a whole number of minutes (m), hours (h) or
+            days (d), is zero, or is longer than ten years.
+    """
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    texts = [str(item).strip().lower() for item in items if str(item).strip()]
+    if texts in ([], *([word] for word in _OFF)):
+        return ()
+    ages = sorted({_parse_age(text) for text in texts})
+    return tuple(ages)
+
+
+def _parse_age(text: str) -> timedelta:
+    found = _AGE.match(text)
+    if not found:
+        raise ConfigError(
+            "no_show_rechecks must be ages after a meeting's end like 1h,1d,3d,7d "
+            f"(m, h or d), or off; got {text!r}"
+        )
+    age = timedelta(**{_UNITS[found["unit"]]: int(found["number"])})
+    if not timedelta(0) < age <= MAX_RECHECK_AGE:
+        raise ConfigError(f"no_show_rechecks ages must be above 0 and at most 3650d, got {text!r}")
+    return age

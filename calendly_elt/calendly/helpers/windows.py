@@ -7,7 +7,8 @@ half-open windows ``[start, end)`` of ``window_days``:
 
 - first run (nothing loaded yet): ``start_date`` (default: two years before the
   first run) to now + ``horizon_days``;
-- later runs: (last successful run - ``lookback_days``) to now + ``horizon_days``;
+- later runs: (last successful run - ``lookback_days``) to now + ``horizon_days``,
+  reaching further back where a no-show recheck may be due (``no_shows.py``);
 - ``--full-refresh``: from the backfill start to now + ``horizon_days``;
 - ``backfill --since DATE``: from DATE to now + ``horizon_days``.
 
@@ -120,6 +121,7 @@ class RunRequest:
     horizon_days: int
     full_refresh: bool = False
     since: datetime | None = None
+    recheck_reach: timedelta = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,8 @@ def plan_run(
         kind = "backfill"
         _require_start_before(first, end)
     else:
-        start = max(first, incremental_start(last_success_at, request.lookback_days))
+        lookback = incremental_start(last_success_at, request.lookback_days)
+        start = max(first, min(lookback, last_success_at - request.recheck_reach))
     return RunPlan(kind, start, max(start, end), refetch_all, first)
 
 
