@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import webbrowser
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,10 +19,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
+from test_sim_serve import REPO, WITH_DEFAULT_SIGINT, read_lines
+from test_sim_serve import cli as sim_cli
 
 from calendly_elt.calendly.config import resolve_settings
 from calendly_elt.calendly.helpers.scopes import DEFAULT_LOGIN_SCOPES
 from calendly_elt.cli.main import main
+from calendly_elt.cli.sim_commands import SIM_OAUTH_CLIENT_ID, SIM_OAUTH_CLIENT_SECRET
 from calendly_elt.errors import ConfigError
 from calendly_elt.simulator import Simulator, generate_organization
 
@@ -288,3 +292,34 @@ def test_the_token_store_replaces_a_configured_refresh_token(
     assert cli(capsys, "auth", "login", "--scope", "users:read")[0] == 0
     settings = resolve_settings()
     assert settings.auth_method == "oauth" and settings.refresh_token is None
+
+
+def test_login_against_sim_serve_as_a_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    command = [*WITH_DEFAULT_SIGINT, *sim_cli(), "sim", "serve", "--port", "0", "--size", "tiny",
+               "--no-webhooks"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        base_url = read_lines(process.stdout, 2, timeout=30)[0].split("=", 1)[1]
+        for name in CLEARED:
+            monkeypatch.delenv(name, raising=False)
+        environment = {
+            "CALENDLY_CLIENT_ID": SIM_OAUTH_CLIENT_ID,
+            "CALENDLY_CLIENT_SECRET": SIM_OAUTH_CLIENT_SECRET,
+            "CALENDLY_BASE_URL": base_url,
+            "CALENDLY_AUTH_BASE_URL": base_url,
+            "SOURCES__CALENDLY__TOKEN_STORE_PATH": str(tmp_path / "t.json"),
+        }
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        use_browser(monkeypatch, Browser())
+        code, out, err = cli(capsys, "auth", "login", "--scope", "users:read")
+        assert code == 0, err
+        assert out.splitlines()[2] == "granted scopes: users:read"
+        code, out, err = cli(capsys, "auth", "status")
+        assert code == 0, err
+        assert "scopes: users:read" in out.splitlines()
+    finally:
+        process.kill()
+        process.wait(timeout=10)
