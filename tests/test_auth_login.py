@@ -323,3 +323,17 @@ def test_login_against_sim_serve_as_a_process(
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+def test_an_unwritable_token_store_fails_before_the_browser_opens(
+    served: Served, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = served.folder / "not-a-folder"
+    blocker.write_text("a file where the store's folder should be")
+    monkeypatch.setenv("SOURCES__CALENDLY__TOKEN_STORE_PATH", str(blocker / "tokens.json"))
+    browser = use_browser(monkeypatch, Browser())
+    code, _, err = cli(capsys, "auth", "login")
+    assert code == 2
+    assert err.startswith(f"error: cannot write the OAuth token store {blocker / 'tokens.json'} (")
+    assert err.rstrip().endswith("nothing was authorized")
+    assert browser.opened == []

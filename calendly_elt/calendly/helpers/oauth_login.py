@@ -177,7 +177,7 @@ def login(
     wanted = tuple(dict.fromkeys(scopes))
     if not wanted:
         raise ConfigError("no scope to ask for: give --scope at least once")
-    store.check_writable()
+    _check_writable(store)
     verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(24)
     with LoopbackCallback(port) as callback:
@@ -197,6 +197,20 @@ def login(
         refused=refused,
         expires_at=expires_at,
     )
+
+
+def _check_writable(store: TokenStore) -> None:
+    """Fail before the browser opens if the tokens could not be stored."""
+    try:
+        store.check_writable()
+    except ConfigError as error:
+        cause = error.__cause__
+        reason = getattr(cause, "strerror", None) or cause or "not writable"
+        raise ConfigError(
+            f"cannot write the OAuth token store {store.path} ({reason}): set token_store_path "
+            "(SOURCES__CALENDLY__TOKEN_STORE_PATH) to a file in a writable folder; nothing "
+            "was authorized"
+        ) from error
 
 
 def _code_from(params: dict[str, str], state: str) -> str:
@@ -230,8 +244,13 @@ def save_tokens(store: TokenStore, payload: dict[str, Any], now: datetime) -> da
     except (TypeError, ValueError):
         lifetime = timedelta(hours=2)
     expires_at = now + lifetime
+    if not payload.get("access_token") or not payload.get("refresh_token"):
+        raise CalendlyAuthError(
+            200, "Invalid Token Response", "the token endpoint answered without both tokens",
+            advice=ADVICE_OAUTH_CLIENT,
+        )  # fmt: skip
     tokens: dict[str, Any] = {
-        "refresh_token": str(payload.get("refresh_token") or ""),
+        "refresh_token": str(payload["refresh_token"]),
         "access_token": str(payload["access_token"]),
         "expires_at": expires_at.isoformat(),
         "obtained_at": now.isoformat(),
@@ -240,11 +259,6 @@ def save_tokens(store: TokenStore, payload: dict[str, Any], now: datetime) -> da
         "owner": payload.get("owner"),
         "organization": payload.get("organization"),
     }
-    if not tokens["refresh_token"]:
-        raise CalendlyAuthError(
-            200, "Invalid Token Response", "no refresh token in the answer",
-            advice=ADVICE_OAUTH_CLIENT,
-        )  # fmt: skip
     with store.locked():
         store.save(tokens)
     logger.info("OAuth tokens stored in %s", store.path)
