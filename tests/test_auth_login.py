@@ -158,6 +158,15 @@ def test_login_then_a_run_with_the_stored_rotated_tokens_warns_about_the_refused
     assert "create a token with scope routing_forms:read" in warnings[0]
     assert_no_token(served, out, err, *warnings)
 
+    served.sim.clock.advance(timedelta(hours=3))  # the next run rotates the stored tokens again
+    code, out, err = cli(capsys, "run", "--duckdb", str(database),
+                         "--pipelines-dir", str(pipelines), "--skip-models")  # fmt: skip
+    assert code == 0, err
+    assert out.startswith("incremental done: ")
+    spent = (rotated["refresh_token"], first["refresh_token"])
+    assert served.stored()["refresh_token"] not in spent
+    assert served.sim.stats["POST /oauth/token"] == 3
+
 
 def test_status_shows_user_scopes_and_expiry_and_never_a_token(
     served: Served, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

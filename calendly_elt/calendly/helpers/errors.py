@@ -170,7 +170,7 @@ class CalendlyAuthError(CalendlyApiError):
 
 
 class CalendlyForbiddenError(CalendlyApiError):
-    """403: the token's user may not read this (e.g. organization scope as a non-admin)."""
+    """403: the token's user may not read this, or the token lacks a scope (``missing_scopes``)."""
 
     default_title = "Permission Denied"
     default_advice = ADVICE_FORBIDDEN
