@@ -191,27 +191,31 @@ def test_fingerprints_decide_which_invitees_to_fetch() -> None:
         "start_time": NOW - timedelta(days=10),
         "end_time": NOW - timedelta(days=10) + timedelta(minutes=30),
     }
-    known = KnownData(
-        events={
-            event["uri"]: KnownEvent(
-                event["start_time"], event["end_time"], (updated, "active", 1, 1)
-            )
-        }
-    )
-    since = NOW - timedelta(days=2)
 
-    def wants(row: dict, *, refetch_all: bool, ended_since: datetime) -> bool:
-        selection = InviteeSelection(known, refetch_all, NoShowRecheck(ended_since))
-        return selection.wants(row, NOW)
+    def known_read_at(read_at: datetime) -> KnownData:
+        loaded = KnownEvent(
+            event["start_time"], event["end_time"], (updated, "active", 1, 1), read_at
+        )
+        return KnownData(events={event["uri"]: loaded})
 
-    assert not wants(event, refetch_all=False, ended_since=since)
-    assert wants(event, refetch_all=True, ended_since=since)
-    long_since = NOW - timedelta(days=30)  # ended within the no-show lookback
-    assert wants(event, refetch_all=False, ended_since=long_since)
+    ages = (timedelta(hours=1), timedelta(days=1), timedelta(days=7), timedelta(days=30))
+
+    def wants(row: dict, known: KnownData, *, refetch_all: bool = False, rechecks=ages) -> bool:
+        return InviteeSelection(known, refetch_all, NoShowRecheck(rechecks)).wants(row, NOW)
+
+    # read a day ago: its last passed age (7 d after its end, 3 days ago) is behind that read
+    recent = known_read_at(NOW - timedelta(days=1))
+    assert not wants(event, recent)
+    assert wants(event, recent, refetch_all=True)
+    # read before its 7 d age passed: due a no-show recheck
+    long_ago = known_read_at(NOW - timedelta(days=5))
+    assert wants(event, long_ago)
+    assert not wants(event, long_ago, rechecks=())  # rechecks off
     changed = {**event, "invitees_counter": {"total": 2, "active": 2}}
-    assert wants(changed, refetch_all=False, ended_since=since)
+    assert wants(changed, recent)
     new = {**event, "uri": "https://api.calendly.com/scheduled_events/E2"}
-    assert wants(new, refetch_all=False, ended_since=since)
+    assert wants(new, recent)
+    known = recent
     window = Window(NOW - timedelta(days=30), NOW)
     assert known.vanished_events(window, set()) == [event["uri"]]
     assert known.vanished_events(window, {event["uri"]}) == []

@@ -276,9 +276,20 @@ def _require_credentials(resolved: CalendlySettings) -> None:
     if not any(oauth):
         raise ConfigError(MISSING_CREDENTIALS)
     missing = [name for name, value in zip(SECRET_KEYS[1:], oauth, strict=True) if not value]
+    if missing == ["refresh_token"] and _store_has_refresh_token(resolved.token_store_path):
+        return  # `calendly-elt auth login` stored the tokens: the store is enough
     if missing:
         names = ", ".join(ENV_NAMES[name] for name in missing)
-        raise ConfigError(f"incomplete OAuth credentials: set {names} (or use a personal token)")
+        raise ConfigError(
+            f"incomplete OAuth credentials: set {names} (or run `calendly-elt auth login`, "
+            "or use a personal token)"
+        )
+
+
+def _store_has_refresh_token(path: Path) -> bool:
+    """Whether the OAuth token store holds a refresh token (``auth login`` wrote one)."""
+    stored = TokenStore(path).load()
+    return bool(stored and stored.get("refresh_token"))
 
 
 def build_client(

@@ -46,7 +46,13 @@ def _root(
 
 def _register_commands() -> None:
     """Import the command modules; each adds its commands to ``app``."""
-    from calendly_elt.cli import demo_command, model_commands, pipeline_commands, sim_commands  # noqa: F401
+    from calendly_elt.cli import (  # noqa: F401
+        auth_commands,
+        demo_command,
+        model_commands,
+        pipeline_commands,
+        sim_commands,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,11 @@ from calendly_elt.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
+# the OAuth app `sim serve` registers, for trying `calendly-elt auth login` against it
+SIM_OAUTH_CLIENT_ID = "calendly-elt-sim"
+SIM_OAUTH_CLIENT_SECRET = "calendly-elt-sim-secret"  # public: the simulator holds no data
+SIM_OAUTH_REDIRECT_URI = "http://127.0.0.1/callback"  # loopback: any port is accepted
+
 sim_app = typer.Typer(help="The bundled Calendly API simulator.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
 
@@ -62,6 +67,8 @@ def serve(
 
     Prints CALENDLY_BASE_URL=... and CALENDLY_ACCESS_TOKEN=... (an admin's
     personal access token) on lines of their own, ready for the environment.
+    An OAuth app is registered too (``calendly-elt-sim`` / ``calendly-elt-sim-secret``,
+    loopback redirect on any port), for ``calendly-elt auth login``.
     """
     from calendly_elt.simulator import SimConfig, Simulator, generate_organization
     from calendly_elt.simulator.store import SimClock
@@ -77,6 +84,9 @@ def serve(
     store.clock = SimClock(start if now is not None else datetime.now(UTC), ticking=True)
     config = SimConfig(requests_per_minute=requests_per_minute, deliver_webhooks=webhooks)
     simulator = Simulator(store, config)
+    simulator.register_oauth_client(
+        SIM_OAUTH_CLIENT_ID, SIM_OAUTH_CLIENT_SECRET, SIM_OAUTH_REDIRECT_URI
+    )
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with simulator.serve(host, port) as base_url:

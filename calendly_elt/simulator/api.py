@@ -27,6 +27,7 @@ from calendly_elt.simulator.pagination import (
     parse_count,
     sorted_scan,
 )
+from calendly_elt.simulator.scopes import require_route_scope, require_webhook_event_scopes
 from calendly_elt.simulator.store import (
     API_BASE,
     Resource,
@@ -231,6 +232,7 @@ class Call:
     request: SimRequest
     user_uuid: str
     params: dict[str, str]
+    scopes: frozenset[str] | None = None  # the token's scopes; None: a legacy full-access token
 
     @property
     def user_uri(self) -> str:
@@ -253,16 +255,25 @@ class ApiHandler:
         self.store = store
         self.tokens = tokens
 
-    def handle(self, request: SimRequest, user_uuid: str) -> SimResponse:
-        """Answer an authenticated request (404 for an unknown path)."""
+    def handle(
+        self, request: SimRequest, user_uuid: str, scopes: frozenset[str] | None = None
+    ) -> SimResponse:
+        """Answer an authenticated request (404 for an unknown path, 403 for a missing scope).
+
+        Args:
+            request: The request.
+            user_uuid: The caller.
+            scopes: The token's scopes; None for a legacy token with full access.
+        """
         matched = match_route(request.method, request.path)
         try:
             if matched is None:
                 raise not_found()
             route, params = matched
+            require_route_scope(scopes, route.method, route.template)
             method: Callable[[Call], SimResponse] = getattr(self, f"_{route.handler}")
             with self.store.lock:
-                return method(Call(request, user_uuid, params))
+                return method(Call(request, user_uuid, params, scopes))
         except SimulatorError as error:
             return error_response(error)
 
@@ -610,6 +621,7 @@ class ApiHandler:
     def _create_webhook(self, call: Call) -> SimResponse:
         body = call.request.json()
         request = _WebhookRequest.parse(body)
+        require_webhook_event_scopes(call.scopes, request.events)
         self._require_member_of(request.organization, call)
         if request.scope != "user" and not self._is_admin(call.user_uuid):
             raise permission_denied()

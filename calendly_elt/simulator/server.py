@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -161,9 +161,24 @@ class Simulator:
         """Register an OAuth application for ``/oauth/authorize`` and ``/oauth/token``."""
         self.auth.register_client(client_id, client_secret, redirect_uri)
 
-    def issue_oauth_tokens(self, user_uuid: str, client_id: str) -> dict[str, Any]:
-        """Mint OAuth tokens for a user without the browser step (a token response dict)."""
-        return self.auth.issue_tokens(user_uuid, client_id)
+    def issue_oauth_tokens(
+        self, user_uuid: str, client_id: str, scopes: Iterable[str] | None = None
+    ) -> dict[str, Any]:
+        """Mint OAuth tokens for a user without the browser step (a token response dict).
+
+        ``scopes`` is the granted list; None issues a legacy token with full access.
+        """
+        return self.auth.issue_tokens(user_uuid, client_id, scopes)
+
+    def create_personal_access_token(
+        self, user_uuid: str | None = None, scopes: Iterable[str] | None = None
+    ) -> str:
+        """A new personal access token (default: the admin's) with ``scopes``.
+
+        ``scopes=None`` makes a legacy token with full access, like ``admin_token``.
+        """
+        owner = user_uuid or self.store.personal_access_tokens[self.store.admin_token]
+        return self.auth.create_personal_access_token(owner, scopes)
 
     # ---- the request pipeline ----------------------------------------------
 
@@ -197,9 +212,10 @@ class Simulator:
 
     def _api(self, request: SimRequest, fault: Fault) -> tuple[SimResponse, RateDecision]:
         try:
-            user_uuid = self.auth.authenticate(request)
+            caller = self.auth.identify(request)
         except SimulatorError as error:
             return error_response(error), self.rate_limiter.peek(ANONYMOUS)
+        user_uuid = caller.user_uuid
         if not fault.is_clean:
             decision = self.rate_limiter.peek(user_uuid)
             if fault.status == 429:
@@ -208,7 +224,7 @@ class Simulator:
         decision = self.rate_limiter.hit(user_uuid)
         if not decision.allowed:
             return error_response(too_many_requests()), decision
-        return self.api.handle(request, user_uuid), decision
+        return self.api.handle(request, user_uuid, caller.scopes), decision
 
     # ---- ways in -------------------------------------------------------------
 

@@ -7,6 +7,10 @@ path only: query strings can carry e-mail addresses or page tokens). Its
 
     403 Permission Denied: You do not have permission (organization: ...) - <advice>
 
+A 403 (or a 400) whose body names a scope (``routing_forms:read``) is a
+token without that scope: ``missing_scopes`` lists them and the advice says
+how to get a token that has them.
+
 Messages never contain tokens: text that comes from the network is passed
 through :func:`redact` before it is stored.
 """
@@ -44,6 +48,8 @@ ADVICE_REFRESH_TOKEN_REJECTED = (
     "single-use) or revoked; store the new refresh token"
 )
 ADVICE_OAUTH_CLIENT = "check CALENDLY_CLIENT_ID and CALENDLY_CLIENT_SECRET"
+SCOPE_STATUSES = (400, 403)
+_SCOPE_NAME = re.compile(r"\b([a-z][a-z_]*:(?:read|write))\b")
 
 _SECRET_PATTERNS = (
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
@@ -98,8 +104,10 @@ class CalendlyApiError(CalendlyEltError):
         details: Sequence[Mapping[str, Any]] | None = None,
         advice: str | None = None,
         url: str = "",
+        missing_scopes: Sequence[str] = (),
     ) -> None:
         self.status = status
+        self.missing_scopes = list(missing_scopes)
         self.title = redact(title or self.default_title)
         self.message = redact(message)
         self.details: list[dict[str, str]] = [
@@ -162,7 +170,7 @@ class CalendlyAuthError(CalendlyApiError):
 
 
 class CalendlyForbiddenError(CalendlyApiError):
-    """403: the token's user may not read this (e.g. organization scope as a non-admin)."""
+    """403: the token's user may not read this, or the token lacks a scope (``missing_scopes``)."""
 
     default_title = "Permission Denied"
     default_advice = ADVICE_FORBIDDEN
@@ -230,10 +238,45 @@ def error_from_response(
     ]
     query = dict(parse_qsl(response.request.url.query.decode())) if _has_request(response) else {}
     cls = _error_class(status, query)
+    scopes = scopes_named(body) if status in SCOPE_STATUSES else []
+    if advice is None and scopes:
+        advice = missing_scope_advice(scopes)
     if advice is None and status == 403 and "organization" in query:
         advice = ADVICE_ORGANIZATION_SCOPE
     url = str(response.request.url) if _has_request(response) else ""
-    return cls(status, title or None, message, details=details, advice=advice, url=url)
+    return cls(
+        status,
+        title or None,
+        message,
+        details=details,
+        advice=advice,
+        url=url,
+        missing_scopes=scopes,
+    )
+
+
+def scopes_named(body: Mapping[str, Any]) -> list[str]:
+    """The scope names (``routing_forms:read``) an error body mentions, in order.
+
+    Looks at a ``required_scopes`` list, the message and every detail, so both
+    Calendly's wording and the simulator's are understood.
+    """
+    texts = [str(item) for item in body.get("required_scopes") or [] if isinstance(item, str)]
+    texts.append(str(body.get("message") or ""))
+    for detail in body.get("details") or []:
+        if isinstance(detail, Mapping):
+            texts.extend(str(detail.get(key) or "") for key in ("parameter", "message"))
+    names = (match.group(1) for text in texts for match in _SCOPE_NAME.finditer(text))
+    return list(dict.fromkeys(names))
+
+
+def missing_scope_advice(scopes: Sequence[str]) -> str:
+    """The fix for a token without ``scopes``: a token that has them."""
+    names = " and ".join(scopes)
+    return (
+        f"create a token with scope {names} (a new personal access token), or run "
+        "`calendly-elt auth login` with an OAuth app that has it enabled"
+    )
 
 
 def _error_class(status: int, query: Mapping[str, str]) -> type[CalendlyApiError]:
