@@ -11,7 +11,15 @@ the header ``Calendly-Webhook-Signature: t=<unix>,v1=<hex>`` where
 A delivery answered with a non-2xx status (or not answered) is queued and
 retried with exponential backoff in *simulated* time: ``retry_due()`` sends
 what is due at the clock's now. After 24 h of failures the subscription's
-``state`` becomes ``disabled`` and its queued deliveries are dropped.
+``state`` becomes ``disabled`` and its queued deliveries are dropped. A
+``410 Gone`` answer deletes the subscription at once, as Calendly does; a
+redirect is a failure like any other non-2xx (it is not followed). The HTTP
+sender connects with a 10 s timeout and reads with 15 s, Calendly's figures.
+
+``plan_refusal`` holds the plan rules of ``POST /webhook_subscriptions``:
+since 2026-11-03 webhooks work on every plan, but routing-form events still
+need a plan with routing forms (Teams, Enterprise); before that date the free
+plan had no webhooks at all.
 
 By default deliveries happen synchronously inside the mutation (under the
 store lock), which keeps tests deterministic. With ``background=True`` (what
@@ -29,9 +37,9 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -43,6 +51,12 @@ SIGNATURE_HEADER = "Calendly-Webhook-Signature"
 RETRY_WINDOW = timedelta(hours=24)
 FIRST_RETRY_DELAY = timedelta(minutes=1)
 MAX_RETRY_DELAY = timedelta(hours=1)
+SEND_TIMEOUT = httpx.Timeout(15.0, connect=10.0)
+GONE = 410
+WEBHOOKS_ON_EVERY_PLAN_SINCE = datetime(2026, 11, 3, tzinfo=UTC)
+FREE_PLANS = ("basic", "free")
+ROUTING_FORM_PLANS = ("teams", "enterprise")
+PLAN_FEATURE_EVENTS = ("routing_form_submission.created",)
 
 Sender = Callable[[str, dict[str, str], bytes], int]
 
@@ -104,13 +118,36 @@ def verify(
     return hmac.compare_digest(expected, received)
 
 
+# ---- plan rules ----------------------------------------------------------------------
+
+
+def plan_refusal(plan: str | None, events: Iterable[str], now: datetime) -> str | None:
+    """Why an organization on ``plan`` may not subscribe to ``events`` at ``now`` (or None).
+
+    Args:
+        plan: The organization's ``plan`` (``basic``, ``standard``, ``teams``...).
+        events: The requested event names.
+        now: The simulated instant of the request.
+
+    Returns:
+        Calendly's 403 message, or None when the plan allows every event.
+    """
+    plan = (plan or "basic").lower()
+    if now < WEBHOOKS_ON_EVERY_PLAN_SINCE and plan in FREE_PLANS:
+        return "Please upgrade your Calendly account to Standard"
+    gated = [event for event in events if event in PLAN_FEATURE_EVENTS]
+    if gated and plan not in ROUTING_FORM_PLANS:
+        return f"Please upgrade your Calendly account to Teams to receive {', '.join(gated)}"
+    return None
+
+
 # ---- delivery ----------------------------------------------------------------------
 
 
 def httpx_sender(url: str, headers: dict[str, str], body: bytes) -> int:
-    """POST with httpx; a connection failure or timeout counts as status 0."""
+    """POST with httpx, redirects not followed; no answer (or a timeout) counts as status 0."""
     try:
-        return httpx.post(url, content=body, headers=headers, timeout=5.0).status_code
+        return httpx.post(url, content=body, headers=headers, timeout=SEND_TIMEOUT).status_code
     except httpx.HTTPError as error:
         logger.info("webhook delivery to %s failed: %s", url, type(error).__name__)
         return 0
@@ -252,6 +289,9 @@ class WebhookDispatcher:
         if 200 <= status < 300:
             self._succeeded(delivery, subscription)
             return True
+        if status == GONE:
+            self._delete(delivery.subscription_uuid)
+            return False
         self._failed(delivery, subscription, now)
         return False
 
@@ -277,6 +317,12 @@ class WebhookDispatcher:
         logger.info("webhook subscription %s disabled after 24 h of failed deliveries", uuid)
         subscription["state"] = "disabled"
         subscription["updated_at"] = format_ts(now)
+        self.pending = [d for d in self.pending if d.subscription_uuid != uuid]
+
+    def _delete(self, uuid: str) -> None:
+        logger.info("webhook subscription %s deleted: the receiver answered 410 Gone", uuid)
+        self.store.webhook_subscriptions.pop(uuid, None)
+        self.store.webhook_signing_keys.pop(uuid, None)
         self.pending = [d for d in self.pending if d.subscription_uuid != uuid]
 
     def retry_due(self) -> int:
@@ -316,5 +362,8 @@ class _Outgoing:
 
 
 def _hosts_of(payload: Resource) -> set[str]:
+    owner = (payload.get("profile") or {}).get("owner")
+    if owner:  # an event type: its owner
+        return {owner}
     event = payload.get("scheduled_event") or {}
     return {member["user"] for member in event.get("event_memberships") or []}
