@@ -46,7 +46,12 @@ def _root(
 
 def _register_commands() -> None:
     """Import the command modules; each adds its commands to ``app``."""
-    from calendly_elt.cli import model_commands, pipeline_commands, sim_commands  # noqa: F401
+    from calendly_elt.cli import (  # noqa: F401
+        model_commands,
+        pipeline_commands,
+        sim_commands,
+        webhook_commands,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
