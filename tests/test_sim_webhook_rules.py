@@ -13,12 +13,8 @@ import pytest
 from calendly_elt.simulator import Simulator, event_type_mutations
 from calendly_elt.simulator.scenarios import DEMO, MAX, OLIVIA, build_tiny_organization
 from calendly_elt.simulator.store import SimulatorError, Store, format_ts, uri_of
-from calendly_elt.simulator.webhooks import (
-    SEND_TIMEOUT,
-    WebhookDispatcher,
-    httpx_sender,
-    plan_refusal,
-)
+from calendly_elt.simulator.webhook_plans import plan_refusal
+from calendly_elt.simulator.webhooks import SEND_TIMEOUT, WebhookDispatcher, httpx_sender
 
 ALL_EVENT_TYPE_EVENTS = ["event_type.created", "event_type.updated", "event_type.deleted"]
 

@@ -37,7 +37,7 @@ from calendly_elt.simulator.store import (
     uri_of,
     uuid_of,
 )
-from calendly_elt.simulator.webhooks import plan_refusal
+from calendly_elt.simulator.webhook_plans import plan_refusal
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 ADMIN_ROLES = ("owner", "admin")

@@ -16,10 +16,7 @@ what is due at the clock's now. After 24 h of failures the subscription's
 redirect is a failure like any other non-2xx (it is not followed). The HTTP
 sender connects with a 10 s timeout and reads with 15 s, Calendly's figures.
 
-``plan_refusal`` holds the plan rules of ``POST /webhook_subscriptions``:
-since 2026-11-03 webhooks work on every plan, but routing-form events still
-need a plan with routing forms (Teams, Enterprise); before that date the free
-plan had no webhooks at all.
+The plan rules of ``POST /webhook_subscriptions`` live in ``webhook_plans``.
 
 By default deliveries happen synchronously inside the mutation (under the
 store lock), which keeps tests deterministic. With ``background=True`` (what
@@ -37,9 +34,9 @@ import json
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -53,10 +50,6 @@ FIRST_RETRY_DELAY = timedelta(minutes=1)
 MAX_RETRY_DELAY = timedelta(hours=1)
 SEND_TIMEOUT = httpx.Timeout(15.0, connect=10.0)
 GONE = 410
-WEBHOOKS_ON_EVERY_PLAN_SINCE = datetime(2026, 11, 3, tzinfo=UTC)
-FREE_PLANS = ("basic", "free")
-ROUTING_FORM_PLANS = ("teams", "enterprise")
-PLAN_FEATURE_EVENTS = ("routing_form_submission.created",)
 
 Sender = Callable[[str, dict[str, str], bytes], int]
 
@@ -116,29 +109,6 @@ def verify(
         return False
     expected = sign(signing_key, timestamp, raw_body).split("v1=", 1)[1]
     return hmac.compare_digest(expected, received)
-
-
-# ---- plan rules ----------------------------------------------------------------------
-
-
-def plan_refusal(plan: str | None, events: Iterable[str], now: datetime) -> str | None:
-    """Why an organization on ``plan`` may not subscribe to ``events`` at ``now`` (or None).
-
-    Args:
-        plan: The organization's ``plan`` (``basic``, ``standard``, ``teams``...).
-        events: The requested event names.
-        now: The simulated instant of the request.
-
-    Returns:
-        Calendly's 403 message, or None when the plan allows every event.
-    """
-    plan = (plan or "basic").lower()
-    if now < WEBHOOKS_ON_EVERY_PLAN_SINCE and plan in FREE_PLANS:
-        return "Please upgrade your Calendly account to Standard"
-    gated = [event for event in events if event in PLAN_FEATURE_EVENTS]
-    if gated and plan not in ROUTING_FORM_PLANS:
-        return f"Please upgrade your Calendly account to Teams to receive {', '.join(gated)}"
-    return None
 
 
 # ---- delivery ----------------------------------------------------------------------
