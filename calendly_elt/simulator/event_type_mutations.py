@@ -48,32 +48,7 @@ def create_event_type(store: Store, owner_uuid: str, name: str, *, duration: int
         if owner is None:
             raise SimulatorError(404, "Resource Not Found", "The user was not found.")
         uuid = store.new_uuid()
-        slug = name.lower().replace(" ", "-")
-        now = format_ts(store.clock.now())
-        resource: Resource = {
-            "uri": uri_of("event_types", uuid),
-            "name": name,
-            "active": True,
-            "booking_method": "instant",
-            "slug": slug,
-            "scheduling_url": f"https://calendly.com/{owner['slug']}/{slug}",
-            "duration": duration,
-            "kind": "solo",
-            "pooling_type": None,
-            "type": "StandardEventType",
-            "color": "#0069ff",
-            "created_at": now,
-            "updated_at": now,
-            "internal_note": None,
-            "description_plain": None,
-            "description_html": None,
-            "profile": {"type": "User", "name": owner["name"], "owner": owner["uri"]},
-            "secret": False,
-            "custom_questions": [],
-            "deleted_at": None,
-            "kind_description": "One-on-One",
-            "admin_managed": False,
-        }
+        resource = _event_type_resource(uuid, owner, name, duration, format_ts(store.clock.now()))
         store.event_types[uuid] = resource
         store.event_type_settings[uuid] = {"hosts": [owner_uuid], "invitee_limit": 1}
         store.notify("event_type.created", dict(resource))
@@ -125,6 +100,36 @@ def delete_event_type(store: Store, uuid: str) -> Resource:
         resource.update(active=False, deleted_at=now, updated_at=now)
         store.notify("event_type.deleted", dict(resource))
         return resource
+
+
+def _event_type_resource(
+    uuid: str, owner: Resource, name: str, duration: int, now: str
+) -> Resource:
+    slug = name.lower().replace(" ", "-")
+    return {
+        "uri": uri_of("event_types", uuid),
+        "name": name,
+        "active": True,
+        "booking_method": "instant",
+        "slug": slug,
+        "scheduling_url": f"https://calendly.com/{owner['slug']}/{slug}",
+        "duration": duration,
+        "kind": "solo",
+        "pooling_type": None,
+        "type": "StandardEventType",
+        "color": "#0069ff",
+        "created_at": now,
+        "updated_at": now,
+        "internal_note": None,
+        "description_plain": None,
+        "description_html": None,
+        "profile": {"type": "User", "name": owner["name"], "owner": owner["uri"]},
+        "secret": False,
+        "custom_questions": [],
+        "deleted_at": None,
+        "kind_description": "One-on-One",
+        "admin_managed": False,
+    }
 
 
 def _live_event_type(store: Store, uuid: str) -> Resource:

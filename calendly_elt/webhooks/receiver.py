@@ -25,6 +25,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -60,36 +61,54 @@ def create_app(
 
     Returns:
         The Starlette application.
-    """
-    if not signing_keys:
-        raise ValueError("the receiver needs at least one signing key")
-    keys = tuple(signing_keys)
 
-    async def receive(request: Request) -> JSONResponse:
+    Raises:
+        ValueError: No signing key was given.
+    """
+    receiver = _Receiver(tuple(signing_keys), store, max_body_bytes, tolerance_seconds, now)
+    return Starlette(
+        routes=[
+            Route(DELIVERY_PATH, receiver.receive, methods=["POST"]),
+            Route("/healthz", receiver.healthz, methods=["GET"]),
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class _Receiver:
+    """The two endpoints, bound to their keys, store and limits."""
+
+    keys: tuple[str, ...]
+    store: LandingStore
+    max_body_bytes: int
+    tolerance_seconds: int
+    now: Callable[[], float]
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            raise ValueError("the receiver needs at least one signing key")
+
+    async def receive(self, request: Request) -> JSONResponse:
+        """``POST /webhooks/calendly``: verify, land, then answer (see the module docstring)."""
         try:
-            raw_body = await _read_body(request, max_body_bytes)
-            verify(keys, request.headers.get(SIGNATURE_HEADER), raw_body, now(), tolerance_seconds)
+            raw_body = await _read_body(request, self.max_body_bytes)
+            header = request.headers.get(SIGNATURE_HEADER)
+            verify(self.keys, header, raw_body, self.now(), self.tolerance_seconds)
             event = _event_of(raw_body)
-            identifier, appended = await run_in_threadpool(store.append, raw_body, event)
+            identifier, appended = await run_in_threadpool(self.store.append, raw_body, event)
         except RejectedDelivery as rejected:
             logger.info("delivery refused (%d): %s", rejected.status, rejected.reason)
             return JSONResponse({"error": rejected.reason}, status_code=rejected.status)
         except LandingError as error:
             logger.error("delivery not landed: %s", error)
             return JSONResponse({"error": "landing store unavailable"}, status_code=503)
-        logger.info("%s %s %s", "landed" if appended else "already landed", event, identifier)
         status = "landed" if appended else "duplicate"
+        logger.info("%s %s %s", status, event, identifier)
         return JSONResponse({"status": status, "id": identifier})
 
-    async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "landed": len(store)})
-
-    return Starlette(
-        routes=[
-            Route(DELIVERY_PATH, receive, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-        ]
-    )
+    async def healthz(self, request: Request) -> JSONResponse:
+        """``GET /healthz``: up, and how many deliveries are landed."""
+        return JSONResponse({"status": "ok", "landed": len(self.store)})
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

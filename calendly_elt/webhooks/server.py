@@ -10,6 +10,7 @@ import logging
 import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from calendly_elt.errors import ConfigError
 from calendly_elt.webhooks.landing import LandingStore
@@ -42,6 +43,18 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _uvicorn() -> Any:
+    """The uvicorn module, or a clear error when the ``webhooks`` extra is not installed."""
+    try:
+        import starlette  # noqa: F401
+        import uvicorn
+    except ImportError:
+        raise ConfigError(
+            "the webhook receiver needs its extra: pip install 'calendly-elt[webhooks]'"
+        ) from None
+    return uvicorn
+
+
 def serve(
     signing_keys: Sequence[str],
     landing_dir: Path,
@@ -61,14 +74,9 @@ def serve(
         max_body_bytes: Largest accepted delivery body.
         on_ready: Called with the delivery URL once the socket listens.
     """
-    try:
-        import uvicorn
+    uvicorn = _uvicorn()
+    from calendly_elt.webhooks.receiver import create_app
 
-        from calendly_elt.webhooks.receiver import create_app
-    except ImportError:
-        raise ConfigError(
-            "the webhook receiver needs its extra: pip install 'calendly-elt[webhooks]'"
-        ) from None
     store = LandingStore(landing_dir)
     sock = bind(host, port)
     bound_host, bound_port = sock.getsockname()[:2]

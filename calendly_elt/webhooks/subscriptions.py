@@ -86,15 +86,7 @@ def subscribe(
         CalendlyApiError: Calendly refused (the key is then forgotten).
     """
     _check(url, scope, events)
-    me = _me(client)
-    body: dict[str, Any] = {
-        "url": url,
-        "events": list(dict.fromkeys(events)),
-        "organization": organization or me.get("current_organization"),
-        "scope": scope,
-    }
-    if scope == "user":
-        body["user"] = me.get("uri")
+    body = _subscription_body(_me(client), url, scope, events, organization)
     entry = SigningKey(callback_url=url, signing_key=secrets.token_urlsafe(KEY_BYTES))
     key_store.add(entry)
     try:
@@ -105,6 +97,20 @@ def subscribe(
     subscription = resource.get("resource") or {}
     key_store.attach(entry, str(subscription.get("uri") or ""))
     return dict(subscription)
+
+
+def _subscription_body(
+    me: dict[str, Any], url: str, scope: str, events: Sequence[str], organization: str | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "url": url,
+        "events": list(dict.fromkeys(events)),
+        "organization": organization or me.get("current_organization"),
+        "scope": scope,
+    }
+    if scope == "user":
+        body["user"] = me.get("uri")
+    return body
 
 
 def list_subscriptions(
