@@ -13,7 +13,10 @@ error messages.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +26,8 @@ from calendly_elt.webhooks.errors import SigningKeyStoreError
 
 DEFAULT_KEY_STORE_PATH = Path(".dlt/calendly.webhook-keys.json")
 SECRET_ENV = "CALENDLY_WEBHOOK_SECRET"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -134,19 +139,50 @@ def _entry(item: Any, path: Path) -> SigningKey:
     )
 
 
-def receiver_keys(store: SigningKeyStore) -> list[str]:
+def receiver_keys(store: SigningKeyStore) -> Callable[[], list[str]]:
     """The keys the receiver verifies with: ``CALENDLY_WEBHOOK_SECRET`` if set, else the store.
+
+    The store is re-read whenever its file changes, so a ``webhooks subscribe``
+    made while the receiver runs is verified without a restart.
+
+    Returns:
+        A function returning the current keys.
 
     Raises:
         SigningKeyStoreError: No key is configured, or the store is unreadable.
     """
     secret = os.environ.get(SECRET_ENV, "").strip()
     if secret:
-        return [secret]
-    keys = store.signing_keys()
-    if not keys:
+        return lambda: [secret]
+    keys = _ReloadingKeys(store)
+    if not keys():
         raise SigningKeyStoreError(
             f"no webhook signing key: run `calendly-elt webhooks subscribe` (it stores one in "
             f"{store.path}) or set {SECRET_ENV}"
         )
     return keys
+
+
+class _ReloadingKeys:
+    """The store's keys, re-read when the file's modification time or size changes."""
+
+    def __init__(self, store: SigningKeyStore) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._seen: tuple[int, int] | None = None
+        self._keys: list[str] = []
+
+    def __call__(self) -> list[str]:
+        try:
+            info = self._store.path.stat()
+            version = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            return self._keys  # the file went away: keep verifying with what we had
+        with self._lock:
+            if version != self._seen:
+                try:
+                    self._keys = self._store.signing_keys() or self._keys
+                except SigningKeyStoreError:
+                    logger.warning("the webhook key store is unreadable; keeping the keys loaded")
+                self._seen = version
+            return self._keys

@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 
 def create_app(
-    signing_keys: Sequence[str],
+    signing_keys: Sequence[str] | Callable[[], Sequence[str]],
     store: LandingStore,
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
@@ -53,7 +53,8 @@ def create_app(
     """Build the receiver app.
 
     Args:
-        signing_keys: The keys a delivery may be signed with (at least one).
+        signing_keys: The keys a delivery may be signed with (at least one), or a
+            function returning the current ones (asked on every delivery).
         store: Where verified deliveries land.
         max_body_bytes: Largest accepted body.
         tolerance_seconds: Largest accepted distance of the signature's ``t`` from ``now``.
@@ -65,7 +66,8 @@ def create_app(
     Raises:
         ValueError: No signing key was given.
     """
-    receiver = _Receiver(tuple(signing_keys), store, max_body_bytes, tolerance_seconds, now)
+    keys = signing_keys if callable(signing_keys) else _fixed(tuple(signing_keys))
+    receiver = _Receiver(keys, store, max_body_bytes, tolerance_seconds, now)
     return Starlette(
         routes=[
             Route(DELIVERY_PATH, receiver.receive, methods=["POST"]),
@@ -78,22 +80,18 @@ def create_app(
 class _Receiver:
     """The two endpoints, bound to their keys, store and limits."""
 
-    keys: tuple[str, ...]
+    keys: Callable[[], Sequence[str]]
     store: LandingStore
     max_body_bytes: int
     tolerance_seconds: int
     now: Callable[[], float]
-
-    def __post_init__(self) -> None:
-        if not self.keys:
-            raise ValueError("the receiver needs at least one signing key")
 
     async def receive(self, request: Request) -> JSONResponse:
         """``POST /webhooks/calendly``: verify, land, then answer (see the module docstring)."""
         try:
             raw_body = await _read_body(request, self.max_body_bytes)
             header = request.headers.get(SIGNATURE_HEADER)
-            verify(self.keys, header, raw_body, self.now(), self.tolerance_seconds)
+            verify(self.keys(), header, raw_body, self.now(), self.tolerance_seconds)
             event = _event_of(raw_body)
             identifier, appended = await run_in_threadpool(self.store.append, raw_body, event)
         except RejectedDelivery as rejected:
@@ -109,6 +107,12 @@ class _Receiver:
     async def healthz(self, request: Request) -> JSONResponse:
         """``GET /healthz``: up, and how many deliveries are landed."""
         return JSONResponse({"status": "ok", "landed": len(self.store)})
+
+
+def _fixed(keys: tuple[str, ...]) -> Callable[[], Sequence[str]]:
+    if not keys:
+        raise ValueError("the receiver needs at least one signing key")
+    return lambda: keys
 
 
 async def _read_body(request: Request, limit: int) -> bytes:

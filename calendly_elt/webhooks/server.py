@@ -56,7 +56,7 @@ def _uvicorn() -> Any:
 
 
 def serve(
-    signing_keys: Sequence[str],
+    signing_keys: Sequence[str] | Callable[[], Sequence[str]],
     landing_dir: Path,
     *,
     host: str = DEFAULT_HOST,
@@ -67,7 +67,7 @@ def serve(
     """Serve ``POST /webhooks/calendly`` and ``GET /healthz`` until SIGINT or SIGTERM.
 
     Args:
-        signing_keys: The keys deliveries may be signed with.
+        signing_keys: The keys deliveries may be signed with (or a function returning them).
         landing_dir: The landing store's folder.
         host: Interface to bind (put a TLS reverse proxy in front for Calendly).
         port: TCP port; 0 picks a free one.
