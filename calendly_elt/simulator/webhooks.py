@@ -21,8 +21,8 @@ The plan rules of ``POST /webhook_subscriptions`` live in ``webhook_plans``.
 By default deliveries happen synchronously inside the mutation (under the
 store lock), which keeps tests deterministic. With ``background=True`` (what
 ``SimConfig(deliver_webhooks=True)`` and ``sim serve`` use) the body is built
-and signed inside the mutation but POSTed by a sender thread outside the
-lock, so a slow receiver, or one that calls back into the API before
+inside the mutation but signed (at the clock's then-now) and POSTed by a
+sender thread outside the lock, so a slow receiver, or one that calls back into the API before
 answering, never stalls the API; ``flush()`` waits for the queue.
 """
 
@@ -35,7 +35,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
@@ -225,7 +225,7 @@ class WebhookDispatcher:
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(key, int(now.timestamp()), raw_body),
         }
-        outgoing = _Outgoing(delivery, now, subscription["callback_url"], headers, raw_body)
+        outgoing = _Outgoing(delivery, now, subscription["callback_url"], headers, raw_body, key)
         if self._outbox is not None:
             delivery.in_flight = True
             self._outbox.put(outgoing)
@@ -238,7 +238,7 @@ class WebhookDispatcher:
         while (outgoing := self._outbox.get()) is not None:
             try:
                 try:
-                    status = self.send(outgoing.url, outgoing.headers, outgoing.body)
+                    status = self.send(outgoing.url, self._signed_now(outgoing), outgoing.body)
                 except Exception:  # the sender thread must outlive one bad delivery
                     logger.exception("webhook delivery to %s failed", outgoing.url)
                     status = 0
@@ -248,6 +248,11 @@ class WebhookDispatcher:
             finally:
                 self._outbox.task_done()
         self._outbox.task_done()
+
+    def _signed_now(self, outgoing: _Outgoing) -> dict[str, str]:
+        """The headers re-signed at the moment of sending, as Calendly signs each attempt."""
+        timestamp = int(self.store.clock.now().timestamp())
+        return {**outgoing.headers, SIGNATURE_HEADER: sign(outgoing.key, timestamp, outgoing.body)}
 
     def _record(self, delivery: Delivery, now: datetime, status: int) -> bool:
         """Book one attempt's outcome: done, or queued for a retry (or disabling)."""
@@ -329,6 +334,7 @@ class _Outgoing:
     url: str
     headers: dict[str, str]
     body: bytes
+    key: str = field(repr=False)
 
 
 def _hosts_of(payload: Resource) -> set[str]:
