@@ -175,6 +175,11 @@ bodies = st.one_of(
         max_leaves=20,
     ).map(lambda value: json.dumps(value).encode()),
     st.integers(1, 4000).map(lambda depth: b"[" * depth + b"]" * depth),
+    st.builds(
+        lambda event, payload: json.dumps({"event": event, "payload": payload}).encode(),
+        st.text(max_size=30),
+        st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3),
+    ),
 )
 
 
