@@ -52,6 +52,7 @@ def _register_commands() -> None:
         model_commands,
         pipeline_commands,
         sim_commands,
+        webhook_commands,
     )
 
 

@@ -38,6 +38,7 @@ from calendly_elt.simulator.store import (
     uri_of,
     uuid_of,
 )
+from calendly_elt.simulator.webhook_plans import plan_refusal
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 ADMIN_ROLES = ("owner", "admin")
@@ -47,6 +48,9 @@ WEBHOOK_EVENTS = (
     "invitee_no_show.created",
     "invitee_no_show.deleted",
     "routing_form_submission.created",
+    "event_type.created",
+    "event_type.updated",
+    "event_type.deleted",
 )
 NO_PERMISSION = "You do not have permission to access this resource."
 
@@ -627,6 +631,11 @@ class ApiHandler:
             raise permission_denied()
         if request.user and request.user != call.user_uri and not self._is_admin(call.user_uuid):
             raise permission_denied("You do not have permission")
+        refusal = plan_refusal(
+            self.store.organization.get("plan"), request.events, self.store.clock.now()
+        )
+        if refusal:
+            raise permission_denied(refusal)
         if self._webhook_exists(request):
             raise SimulatorError(409, "Already Exists", "Hook with this url already exists")
         hook = self._new_webhook(request, call)

@@ -11,13 +11,18 @@ the header ``Calendly-Webhook-Signature: t=<unix>,v1=<hex>`` where
 A delivery answered with a non-2xx status (or not answered) is queued and
 retried with exponential backoff in *simulated* time: ``retry_due()`` sends
 what is due at the clock's now. After 24 h of failures the subscription's
-``state`` becomes ``disabled`` and its queued deliveries are dropped.
+``state`` becomes ``disabled`` and its queued deliveries are dropped. A
+``410 Gone`` answer deletes the subscription at once, as Calendly does; a
+redirect is a failure like any other non-2xx (it is not followed). The HTTP
+sender connects with a 10 s timeout and reads with 15 s, Calendly's figures.
+
+The plan rules of ``POST /webhook_subscriptions`` live in ``webhook_plans``.
 
 By default deliveries happen synchronously inside the mutation (under the
 store lock), which keeps tests deterministic. With ``background=True`` (what
 ``SimConfig(deliver_webhooks=True)`` and ``sim serve`` use) the body is built
-and signed inside the mutation but POSTed by a sender thread outside the
-lock, so a slow receiver, or one that calls back into the API before
+inside the mutation but signed (at the clock's then-now) and POSTed by a
+sender thread outside the lock, so a slow receiver, or one that calls back into the API before
 answering, never stalls the API; ``flush()`` waits for the queue.
 """
 
@@ -30,7 +35,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
@@ -43,6 +48,8 @@ SIGNATURE_HEADER = "Calendly-Webhook-Signature"
 RETRY_WINDOW = timedelta(hours=24)
 FIRST_RETRY_DELAY = timedelta(minutes=1)
 MAX_RETRY_DELAY = timedelta(hours=1)
+SEND_TIMEOUT = httpx.Timeout(15.0, connect=10.0)
+GONE = 410
 
 Sender = Callable[[str, dict[str, str], bytes], int]
 
@@ -108,9 +115,9 @@ def verify(
 
 
 def httpx_sender(url: str, headers: dict[str, str], body: bytes) -> int:
-    """POST with httpx; a connection failure or timeout counts as status 0."""
+    """POST with httpx, redirects not followed; no answer (or a timeout) counts as status 0."""
     try:
-        return httpx.post(url, content=body, headers=headers, timeout=5.0).status_code
+        return httpx.post(url, content=body, headers=headers, timeout=SEND_TIMEOUT).status_code
     except httpx.HTTPError as error:
         logger.info("webhook delivery to %s failed: %s", url, type(error).__name__)
         return 0
@@ -218,7 +225,7 @@ class WebhookDispatcher:
             "Content-Type": "application/json",
             SIGNATURE_HEADER: sign(key, int(now.timestamp()), raw_body),
         }
-        outgoing = _Outgoing(delivery, now, subscription["callback_url"], headers, raw_body)
+        outgoing = _Outgoing(delivery, now, subscription["callback_url"], headers, raw_body, key)
         if self._outbox is not None:
             delivery.in_flight = True
             self._outbox.put(outgoing)
@@ -231,7 +238,7 @@ class WebhookDispatcher:
         while (outgoing := self._outbox.get()) is not None:
             try:
                 try:
-                    status = self.send(outgoing.url, outgoing.headers, outgoing.body)
+                    status = self.send(outgoing.url, self._signed_now(outgoing), outgoing.body)
                 except Exception:  # the sender thread must outlive one bad delivery
                     logger.exception("webhook delivery to %s failed", outgoing.url)
                     status = 0
@@ -241,6 +248,11 @@ class WebhookDispatcher:
             finally:
                 self._outbox.task_done()
         self._outbox.task_done()
+
+    def _signed_now(self, outgoing: _Outgoing) -> dict[str, str]:
+        """The headers re-signed at the moment of sending, as Calendly signs each attempt."""
+        timestamp = int(self.store.clock.now().timestamp())
+        return {**outgoing.headers, SIGNATURE_HEADER: sign(outgoing.key, timestamp, outgoing.body)}
 
     def _record(self, delivery: Delivery, now: datetime, status: int) -> bool:
         """Book one attempt's outcome: done, or queued for a retry (or disabling)."""
@@ -252,6 +264,9 @@ class WebhookDispatcher:
         if 200 <= status < 300:
             self._succeeded(delivery, subscription)
             return True
+        if status == GONE:
+            self._delete(delivery.subscription_uuid)
+            return False
         self._failed(delivery, subscription, now)
         return False
 
@@ -277,6 +292,12 @@ class WebhookDispatcher:
         logger.info("webhook subscription %s disabled after 24 h of failed deliveries", uuid)
         subscription["state"] = "disabled"
         subscription["updated_at"] = format_ts(now)
+        self.pending = [d for d in self.pending if d.subscription_uuid != uuid]
+
+    def _delete(self, uuid: str) -> None:
+        logger.info("webhook subscription %s deleted: the receiver answered 410 Gone", uuid)
+        self.store.webhook_subscriptions.pop(uuid, None)
+        self.store.webhook_signing_keys.pop(uuid, None)
         self.pending = [d for d in self.pending if d.subscription_uuid != uuid]
 
     def retry_due(self) -> int:
@@ -313,8 +334,12 @@ class _Outgoing:
     url: str
     headers: dict[str, str]
     body: bytes
+    key: str = field(repr=False)
 
 
 def _hosts_of(payload: Resource) -> set[str]:
+    owner = (payload.get("profile") or {}).get("owner")
+    if owner:  # an event type: its owner
+        return {owner}
     event = payload.get("scheduled_event") or {}
     return {member["user"] for member in event.get("event_memberships") or []}

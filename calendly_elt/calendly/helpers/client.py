@@ -146,6 +146,32 @@ class CalendlyClient:
         query = {key: value for key, value in (params or {}).items() if value is not None}
         return self._request("GET", url, query)
 
+    def post(self, path: str, json_body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST a JSON body (e.g. ``/webhook_subscriptions``) and return the JSON answer.
+
+        Args:
+            path: A path relative to ``base_url``.
+            json_body: The request body.
+
+        Returns:
+            The decoded JSON object (``{}`` for an empty answer).
+
+        Raises:
+            CalendlyApiError: A subclass matching Calendly's refusal.
+        """
+        return self._request("POST", self._resolve(path), {}, json_body)
+
+    def delete(self, path_or_url: str) -> dict[str, Any]:
+        """DELETE a resource (a path, or its full URI on the same host).
+
+        Returns:
+            The decoded JSON answer, ``{}`` for Calendly's usual 204.
+
+        Raises:
+            CalendlyApiError: A subclass matching Calendly's refusal.
+        """
+        return self._request("DELETE", self._resolve(path_or_url), {})
+
     def paginate(
         self, path: str, params: Mapping[str, Any] | None = None
     ) -> Iterator[list[dict[str, Any]]]:
@@ -248,7 +274,13 @@ class CalendlyClient:
         with self._count_lock:
             self._sent += 1
 
-    def _request(self, method: str, url: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    def _request(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any],
+        json_body: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         path = path_of(url)
         refreshed = False
         failures = 0
@@ -260,7 +292,11 @@ class CalendlyClient:
             try:
                 self._count()
                 response = self._http.request(
-                    method, url, params=params or None, headers={"Authorization": header}
+                    method,
+                    url,
+                    params=params or None,
+                    json=json_body,
+                    headers={"Authorization": header},
                 )
             except httpx.TransportError as error:
                 failures += 1
@@ -269,6 +305,8 @@ class CalendlyClient:
             self.rate_limiter.observe(response.headers, rate_limited=response.status_code == 429)
             status = response.status_code
             if 200 <= status < 300:
+                if method != "GET" and not response.content:
+                    return {}  # 204 No Content (DELETE)
                 body = _json_object(response)
                 if body is not None:
                     return body
