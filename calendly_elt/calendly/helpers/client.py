@@ -28,9 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -38,14 +36,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from calendly_elt.calendly.helpers.auth import Authenticator
+from calendly_elt.calendly.helpers.concurrency import map_in_order
 from calendly_elt.calendly.helpers.errors import (
     CalendlyApiError,
-    CalendlyAuthError,
-    CalendlyRateLimitError,
-    CalendlyServerError,
-    error_from_response,
     path_of,
-    redact,
 )
 from calendly_elt.calendly.helpers.paging import paginate, read_all
 from calendly_elt.calendly.helpers.rate_limit import (
@@ -53,6 +47,12 @@ from calendly_elt.calendly.helpers.rate_limit import (
     RequestCancelled,
     jittered_backoff,
     wait_unless_cancelled,
+)
+from calendly_elt.calendly.helpers.responses import (
+    exhausted,
+    refusal,
+    retryable_error,
+    success_body,
 )
 
 logger = logging.getLogger(__name__)
@@ -185,45 +185,12 @@ class CalendlyClient:
         return read_all(self.get, path, params, what=what)
 
     def map_concurrently(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
-        """Apply ``fn`` to every item on a thread pool of ``max_concurrency`` workers.
+        """Apply ``fn`` to every item, ``max_concurrency`` at a time, in input order.
 
-        At most ``max_concurrency`` calls run at once and only a few items per
-        worker are taken from ``items`` ahead of the consumer, so a long input
-        is streamed, not materialized.
-
-        Args:
-            fn: The call to make per item (e.g. fetch one event's invitees).
-            items: The inputs.
-
-        Yields:
-            ``(item, fn(item))`` in input order.
-
-        Raises:
-            Exception: The first error (in input order) raised by ``fn``; calls
-            not yet started are cancelled.
-            KeyboardInterrupt: Interrupted (also while waiting for a result):
-            the client is cancelled first, so workers waiting for the rate
-            limiter or a retry stop at once instead of holding up the exit.
+        See :func:`concurrency.map_in_order`; an interrupt cancels the client
+        first, so workers waiting for the rate limiter or a retry stop at once.
         """
-        pending: deque[tuple[T, Future[R]]] = deque()
-        source = iter(items)
-        window = self.max_concurrency * PENDING_PER_WORKER
-        pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="calendly")
-        try:
-            for item in source:
-                pending.append((item, pool.submit(fn, item)))
-                if len(pending) >= window:
-                    done_item, future = pending.popleft()
-                    yield done_item, future.result()
-            while pending:
-                done_item, future = pending.popleft()
-                yield done_item, future.result()
-        except KeyboardInterrupt:
-            self.cancel()
-            raise
-        finally:
-            # calls not started are dropped; running ones end at their next wait once cancelled
-            pool.shutdown(wait=True, cancel_futures=True)
+        return map_in_order(fn, items, self.max_concurrency, on_interrupt=self.cancel)
 
     def cancel(self) -> None:
         """Stop: wake every thread waiting for the rate limiter or a retry, send nothing more.
@@ -285,56 +252,59 @@ class CalendlyClient:
         refreshed = False
         failures = 0
         while True:
-            self.rate_limiter.acquire()
-            if self.cancelled.is_set():
-                raise RequestCancelled
             header = self.auth.authorization()
-            try:
-                self._count()
-                response = self._http.request(
-                    method,
-                    url,
-                    params=params or None,
-                    json=json_body,
-                    headers={"Authorization": header},
-                )
-            except httpx.TransportError as error:
-                failures += 1
-                self._retry_or_raise(failures, path, None, _connection_error(error, url))
-                continue
-            self.rate_limiter.observe(response.headers, rate_limited=response.status_code == 429)
-            status = response.status_code
-            if 200 <= status < 300:
-                if method != "GET" and not response.content:
-                    return {}  # 204 No Content (DELETE)
-                body = _json_object(response)
+            sent = self._send(method, url, params, json_body, header)
+            status = sent.status_code if isinstance(sent, httpx.Response) else None
+            if isinstance(sent, httpx.Response) and status is not None and 200 <= status < 300:
+                body = success_body(method, sent)
                 if body is not None:
                     return body
-                failures += 1
-                self._retry_or_raise(failures, path, status, _bad_body_error(response))
-                continue
             if status == 401 and not refreshed:
                 refreshed = True
                 if self.auth.refresh_after_401(header):
-                    logger.info("GET %s: 401, retrying with a refreshed access token", path)
+                    logger.info("%s %s: 401, retrying with a refreshed access token", method, path)
                     continue
-            if status == 429 or status >= 500:
-                failures += 1
-                self._retry_or_raise(failures, path, status, _refusal(response, header))
-                continue
-            raise _refusal(response, header)
+            retryable = retryable_error(sent, header, url)
+            if retryable is None:
+                assert isinstance(sent, httpx.Response)  # transport errors are retryable
+                raise refusal(sent, header)
+            failures += 1
+            self._retry_or_raise(failures, f"{method} {path}", status, retryable)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any],
+        json_body: Mapping[str, Any] | None,
+        header: str,
+    ) -> httpx.Response | httpx.TransportError:
+        """One request, once the limiter allows it; a connection failure is returned."""
+        self.rate_limiter.acquire()
+        if self.cancelled.is_set():
+            raise RequestCancelled
+        self._count()
+        try:
+            response = self._http.request(
+                method, url, params=params or None, json=json_body,
+                headers={"Authorization": header},
+            )  # fmt: skip
+        except httpx.TransportError as error:
+            return error
+        self.rate_limiter.observe(response.headers, rate_limited=response.status_code == 429)
+        return response
 
     def _retry_or_raise(
         self, failures: int, path: str, status: int | None, error: CalendlyApiError
     ) -> None:
         if failures > self.max_retries:
             logger.warning("%s %s: giving up after %d retries", path, error.title, self.max_retries)
-            raise _exhausted(error, self.max_retries)
+            raise exhausted(error, self.max_retries)
         delay = jittered_backoff(failures, self.backoff_base, self.backoff_max)
         level = logging.DEBUG if status == 429 else logging.WARNING
         logger.log(
             level,
-            "GET %s failed (%s); retry %d/%d in %.2f s",
+            "%s failed (%s); retry %d/%d in %.2f s",
             path,
             status or error.title,
             failures,
@@ -352,42 +322,3 @@ def _remaining_reserve(requests_per_minute: int, max_concurrency: int) -> int:
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme.lower(), parts.netloc.lower()
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _bad_body_error(response: httpx.Response) -> CalendlyServerError:
-    return CalendlyServerError(
-        response.status_code,
-        "Invalid Response",
-        "the response body is not a JSON object",
-        url=str(response.request.url),
-    )
-
-
-def _connection_error(error: httpx.TransportError, url: str) -> CalendlyServerError:
-    return CalendlyServerError(
-        None,
-        "Connection Failed",
-        redact(f"{type(error).__name__}: {error}" if str(error) else type(error).__name__),
-        advice="Calendly could not be reached after every retry; check base_url and the network",
-        url=url,
-    )
-
-
-def _refusal(response: httpx.Response, header: str) -> CalendlyApiError:
-    """The error for a refused response, scrubbed of the token that was sent."""
-    token = header.split(" ", 1)[-1]
-    return error_from_response(response, secrets=(token, header))
-
-
-def _exhausted(error: CalendlyApiError, retries: int) -> CalendlyApiError:
-    if isinstance(error, CalendlyRateLimitError | CalendlyServerError | CalendlyAuthError):
-        error.message = f"{error.message} (after {retries} retries)".strip()
-    return error
