@@ -30,6 +30,12 @@ from calendly_elt.models.transpile import RenderTarget, as_of_literal, render_sq
 from calendly_elt.simulator.generator import DEFAULT_NOW, generate_organization
 
 AS_OF = DEFAULT_NOW
+# generic tests of marts/schema.yml, named as dbt names them
+MEETING_HOST_IS_A_USER = "relationships_fct_meetings_host_user_uri__user_uri__ref_dim_users_"
+BOOKING_HOST_IS_A_USER = "relationships_fct_bookings_host_user_uri__user_uri__ref_dim_users_"
+OUTCOME_ACCEPTED_VALUES = (
+    "accepted_values_fct_bookings_outcome__completed__no_show__canceled__upcoming"
+)
 
 
 @pytest.fixture(scope="module")
@@ -269,11 +275,8 @@ def test_sql_tests_catch_a_host_missing_from_the_users(tmp_path: Path) -> None:
         client.execute_sql("delete from calendly.users where uri = %s", host)
     build_models(pipeline, as_of=AS_OF)
     failures = {failure.name: failure for failure in run_sql_tests(pipeline)}
-    assert set(failures) == {
-        "relationships_fct_meetings_host_user_uri__user_uri__ref_dim_users_",
-        "relationships_fct_bookings_host_user_uri__user_uri__ref_dim_users_",
-    }
-    assert {row[0] for row in failures["relationships_fct_meetings_host_user_uri__user_uri__ref_dim_users_"].sample} == {host}
+    assert set(failures) == {MEETING_HOST_IS_A_USER, BOOKING_HOST_IS_A_USER}
+    assert {row[0] for row in failures[MEETING_HOST_IS_A_USER].sample} == {host}
 
 
 def test_sql_tests_catch_a_corrupted_fct_bookings(tmp_path: Path) -> None:
@@ -305,16 +308,16 @@ def test_sql_tests_catch_a_corrupted_fct_bookings(tmp_path: Path) -> None:
     failures = {failure.name: failure for failure in run_sql_tests(pipeline)}
     assert set(failures) == {
         "consistency__fct_bookings_canceler_type",  # a canceled booking without canceler
-        "accepted_values_fct_bookings_outcome__completed__no_show__canceled__upcoming",  # 'lost'
-        "relationships_fct_bookings_event_uri__event_uri__ref_fct_meetings_",  # meeting not there
+        OUTCOME_ACCEPTED_VALUES,  # 'lost'
+        "relationships_fct_bookings_event_uri__event_uri__ref_fct_meetings_",  # no such meeting
         "unique_fct_bookings_booking_id",  # the duplicated booking
         "consistency__fct_bookings_final_invitee_meeting",  # final invitee not of that meeting
         "reconciliation__bookings_vs_staging_invitees",  # one booking more than chains
         "reconciliation__utm_attribution_vs_bookings",  # metrics no longer add up
         "reconciliation__monthly_metrics_vs_bookings",
-        "relationships_fct_bookings_host_user_uri__user_uri__ref_dim_users_",  # a host who is not a user
+        BOOKING_HOST_IS_A_USER,  # a host who is not a user
     }
-    assert failures["relationships_fct_bookings_host_user_uri__user_uri__ref_dim_users_"].sample == [("https://api.calendly.com/users/nobody",)]
+    assert failures[BOOKING_HOST_IS_A_USER].sample == [("https://api.calendly.com/users/nobody",)]
     assert failures["consistency__fct_bookings_canceler_type"].sample == [
         (canceled, "canceled", None)
     ]

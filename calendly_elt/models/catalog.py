@@ -23,8 +23,8 @@ from calendly_elt.models.errors import ModelDefinitionError
 from calendly_elt.models.generic_tests import generic_test_name, generic_test_sql
 from calendly_elt.models.project import (
     SCHEMA_FILE,
-    SQL_ROOT,
     SOURCES_FILE,
+    SQL_ROOT,
     ModelProperties,
     model_properties,
     project_vars,
