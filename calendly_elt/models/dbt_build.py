@@ -40,6 +40,7 @@ PROFILE_NAME = "calendly_elt"  # the `profile:` of sql/dbt_project.yml
 PASSWORD_VARIABLE = "CALENDLY_ELT_DBT_PASSWORD"
 ADAPTERS = {"duckdb": "dbt.adapters.duckdb", "postgres": "dbt.adapters.postgres"}
 PASSED = frozenset({"success", "pass"})
+DBT_COMMANDS = ("build", "test")
 
 
 class DbtNotInstalledError(ConfigError):
@@ -130,6 +131,7 @@ def build_with_dbt(
     pipeline: dlt.Pipeline,
     *,
     as_of: datetime | None = None,
+    command: str = "build",
     project_dir: Path = SQL_ROOT,
     work_dir: Path | None = None,
 ) -> DbtBuildResult:
@@ -138,6 +140,7 @@ def build_with_dbt(
     Args:
         pipeline: a dlt pipeline whose destination holds the raw tables.
         as_of: the instant outcomes are judged at (aware; default: now, UTC).
+        command: ``build``, or ``test`` (only the tests, on the models as built).
         project_dir: the dbt project (``sql/``).
         work_dir: where dbt's profile, ``target/`` and ``logs/`` go (default:
             a temporary folder, removed afterwards).
@@ -149,6 +152,8 @@ def build_with_dbt(
         DbtNotInstalledError: dbt or its adapter is missing.
         ModelBuildError: dbt stopped before running anything (parse or connection error).
     """
+    if command not in DBT_COMMANDS:
+        raise ConfigError(f"dbt command must be one of {', '.join(DBT_COMMANDS)}")
     kind = destination_type(pipeline)
     check_dbt_installed(kind)
     moment = (as_of or datetime.now(UTC)).astimezone(UTC)
@@ -164,12 +169,12 @@ def build_with_dbt(
         (folder / "target" / "run_results.json").unlink(missing_ok=True)  # a previous build's
         started = time.perf_counter()
         completed = _run_dbt(
-            ["build", *_folder_args(project_dir, folder), "--vars", json.dumps(dbt_vars)],
+            [command, *_folder_args(project_dir, folder), "--vars", json.dumps(dbt_vars)],
             environment | {"DBT_PACKAGES_INSTALL_PATH": str(folder / "dbt_packages")},
         )
         result.seconds = time.perf_counter() - started
         result.nodes = _read_run_results(folder / "target" / "run_results.json", completed)
-    logger.info("dbt build: %d nodes in %.2fs", len(result.nodes), result.seconds)
+    logger.info("dbt %s: %d nodes in %.2fs", command, len(result.nodes), result.seconds)
     return result
 
 
