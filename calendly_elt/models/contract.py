@@ -39,7 +39,7 @@ def undeclared_reads(catalog: Catalog, declared: dict[str, tuple[str, ...]]) -> 
         qualify_source=lambda name: f'{RAW_SCHEMA}."{name}"',
         as_of=datetime.now(UTC),
     )
-    schema = {
+    schema: dict[str, object] = {
         RAW_SCHEMA: {
             table: {column: "VARCHAR" for column in columns} for table, columns in declared.items()
         }
@@ -50,7 +50,9 @@ def undeclared_reads(catalog: Catalog, declared: dict[str, tuple[str, ...]]) -> 
             continue
         try:
             expression = sqlglot.parse_one(render_sql(model.sql, target), read=SOURCE_DIALECT)
-            qualify(expression, schema=schema, dialect=SOURCE_DIALECT, validate_qualify_columns=True)
+            qualify(
+                expression, schema=schema, dialect=SOURCE_DIALECT, validate_qualify_columns=True
+            )
         except (OptimizeError, ParseError) as error:
             problems.append(f"{model.name}: {str(error).splitlines()[0]}")
     return problems
