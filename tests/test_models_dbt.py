@@ -154,6 +154,8 @@ def test_models_with_dbt_on_good_data_passes(
 def dlt_runner_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """What dlt's dbt runner needs here: this venv, and a DuckDB profile without httpfs."""
     monkeypatch.setenv("VIRTUAL_ENV", sys.prefix)  # dlt runs `python` from $VIRTUAL_ENV/bin
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")  # no tracking calls
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
     profiles = tmp_path / "profiles"
     profiles.mkdir()
     (profiles / "profiles.yml").write_text(DLT_DUCKDB_PROFILE)
