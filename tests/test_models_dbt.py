@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 
 import dlt
 import pytest
-from model_fixtures import MARTS, duckdb_pipeline, load_store, snapshot_marts
+from model_fixtures import MART_KEYS, MARTS, duckdb_pipeline, load_store, snapshot_marts
 
 from calendly_elt.cli.main import main
 from calendly_elt.models.catalog import load_catalog
@@ -199,3 +200,61 @@ def test_dlt_dbt_package_runner_builds_the_same_marts(
                     f"except select * from {right}.{mart})"
                 )
                 assert only_left[0][0] == 0, (mart, left)
+
+
+HOST_PROJECT = """\
+name: host_project
+version: "1.0.0"
+config-version: 2
+profile: host_project
+"""
+HOST_SOURCES = """\
+version: 2
+sources:
+  - name: calendly
+    overrides: calendly_elt
+    schema: raw_calendly
+"""
+
+
+def _dbt(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    return subprocess.run(
+        [sys.executable, "-m", "dbt.cli.main", "--no-use-colors", *arguments,
+         "--project-dir", str(project), "--profiles-dir", str(project)],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def test_an_existing_dbt_project_adds_the_package_and_overrides_the_source_schema(
+    tmp_path: Path,
+) -> None:
+    pipeline = dlt.pipeline(
+        pipeline_name="host",
+        destination=dlt.destinations.duckdb(str(tmp_path / "analytics.duckdb")),
+        dataset_name="raw_calendly",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+    load_store(pipeline, generate_organization(seed=5, size="tiny"))
+    build_models(pipeline, as_of=AS_OF)  # the runner's marts: raw_calendly_analytics
+    ours = snapshot_marts(pipeline)
+    project = tmp_path / "host_project"
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text(HOST_PROJECT)
+    (project / "packages.yml").write_text(f"packages:\n  - local: {SQL_ROOT}\n")
+    (project / "models" / "calendly_sources.yml").write_text(HOST_SOURCES)
+    (project / "profiles.yml").write_text(
+        "host_project:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        f"      path: {tmp_path / 'analytics.duckdb'}\n      schema: reporting\n      threads: 1\n"
+    )
+    assert _dbt(project, "deps").returncode == 0
+    built = _dbt(project, "build", "--vars", '{as_of: "2026-01-15T12:00:00Z"}')
+    assert built.returncode == 0, built.stdout[-2000:]
+    assert "ERROR=0" in built.stdout and "PASS=70" in built.stdout
+    with pipeline.sql_client() as client:  # dbt's marts in the host's target schema
+        for mart in MARTS:
+            order = ", ".join(MART_KEYS[mart])
+            with client.execute_query(f"select * from reporting.{mart} order by {order}") as cursor:
+                columns = [column[0] for column in cursor.description]
+                rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+            assert rows == ours[mart] and rows, mart
