@@ -30,6 +30,12 @@ from calendly_elt.models.transpile import RenderTarget, as_of_literal, render_sq
 from calendly_elt.simulator.generator import DEFAULT_NOW, generate_organization
 
 AS_OF = DEFAULT_NOW
+# generic tests of marts/schema.yml, named as dbt names them
+MEETING_HOST_IS_A_USER = "relationships_fct_meetings_host_user_uri__user_uri__ref_dim_users_"
+BOOKING_HOST_IS_A_USER = "relationships_fct_bookings_host_user_uri__user_uri__ref_dim_users_"
+OUTCOME_ACCEPTED_VALUES = (
+    "accepted_values_fct_bookings_outcome__completed__no_show__canceled__upcoming"
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +72,20 @@ def test_only_staging_models_read_raw_tables_and_marts_are_tables() -> None:
     assert catalog.sources >= {"invitees", "scheduled_events", "event_types", "users"}
 
 
-def test_catalog_rejects_a_ref_cycle(tmp_path: Path) -> None:
+def _empty_project(root: Path) -> None:
+    """A dbt project folder with the layers, no models, and one raw table ``x``."""
     for layer in (*LAYERS, "tests"):
-        (tmp_path / layer).mkdir()
-    (tmp_path / "staging" / "stg_calendly__x.sql").write_text("select * from {{ source('x') }}")
+        (root / layer).mkdir()
+    (root / "staging" / "sources.yml").write_text(
+        "version: 2\nsources:\n  - name: calendly\n    tables:\n      - name: x\n"
+    )
+
+
+def test_catalog_rejects_a_ref_cycle(tmp_path: Path) -> None:
+    _empty_project(tmp_path)
+    (tmp_path / "staging" / "stg_calendly__x.sql").write_text(
+        "select * from {{ source('calendly', 'x') }}"
+    )
     (tmp_path / "intermediate" / "int_a.sql").write_text("select * from {{ ref('int_b') }}")
     (tmp_path / "intermediate" / "int_b.sql").write_text("select * from {{ ref('int_a') }}")
     with pytest.raises(ModelDefinitionError, match="cycle"):
@@ -77,9 +93,8 @@ def test_catalog_rejects_a_ref_cycle(tmp_path: Path) -> None:
 
 
 def test_catalog_rejects_a_mart_reading_raw_tables(tmp_path: Path) -> None:
-    for layer in (*LAYERS, "tests"):
-        (tmp_path / layer).mkdir()
-    (tmp_path / "marts" / "fct_x.sql").write_text("select * from {{ source('invitees') }}")
+    _empty_project(tmp_path)
+    (tmp_path / "marts" / "fct_x.sql").write_text("select * from {{ source('calendly', 'x') }}")
     with pytest.raises(ModelDefinitionError, match="only staging"):
         load_catalog(tmp_path)
 
@@ -260,13 +275,8 @@ def test_sql_tests_catch_a_host_missing_from_the_users(tmp_path: Path) -> None:
         client.execute_sql("delete from calendly.users where uri = %s", host)
     build_models(pipeline, as_of=AS_OF)
     failures = {failure.name: failure for failure in run_sql_tests(pipeline)}
-    assert set(failures) == {
-        "relationships__fct_meetings_host_user_uri",
-        "relationships__fct_bookings_host_user_uri",
-    }
-    assert {row[1] for row in failures["relationships__fct_meetings_host_user_uri"].sample} == {
-        host
-    }
+    assert set(failures) == {MEETING_HOST_IS_A_USER, BOOKING_HOST_IS_A_USER}
+    assert {row[0] for row in failures[MEETING_HOST_IS_A_USER].sample} == {host}
 
 
 def test_sql_tests_catch_a_corrupted_fct_bookings(tmp_path: Path) -> None:
@@ -297,20 +307,18 @@ def test_sql_tests_catch_a_corrupted_fct_bookings(tmp_path: Path) -> None:
         )
     failures = {failure.name: failure for failure in run_sql_tests(pipeline)}
     assert set(failures) == {
-        "accepted_values__fct_bookings_canceler_type",  # a canceled booking without canceler
-        "accepted_values__fct_bookings_outcome",  # 'lost'
-        "relationships__fct_bookings_event_uri",  # a meeting that is not in fct_meetings
-        "unique_not_null__fct_bookings",  # the duplicated booking
-        "relationships__fct_bookings_invitee_uri",  # final invitee not of that meeting
+        "consistency__fct_bookings_canceler_type",  # a canceled booking without canceler
+        OUTCOME_ACCEPTED_VALUES,  # 'lost'
+        "relationships_fct_bookings_event_uri__event_uri__ref_fct_meetings_",  # no such meeting
+        "unique_fct_bookings_booking_id",  # the duplicated booking
+        "consistency__fct_bookings_final_invitee_meeting",  # final invitee not of that meeting
         "reconciliation__bookings_vs_staging_invitees",  # one booking more than chains
         "reconciliation__utm_attribution_vs_bookings",  # metrics no longer add up
         "reconciliation__monthly_metrics_vs_bookings",
-        "relationships__fct_bookings_host_user_uri",  # a host who is not a user
+        BOOKING_HOST_IS_A_USER,  # a host who is not a user
     }
-    assert failures["relationships__fct_bookings_host_user_uri"].sample == [
-        (held[3], "https://api.calendly.com/users/nobody")
-    ]
-    assert failures["accepted_values__fct_bookings_canceler_type"].sample == [
+    assert failures[BOOKING_HOST_IS_A_USER].sample == [("https://api.calendly.com/users/nobody",)]
+    assert failures["consistency__fct_bookings_canceler_type"].sample == [
         (canceled, "canceled", None)
     ]
-    assert failures["unique_not_null__fct_bookings"].sample == [(held[2], 2)]
+    assert failures["unique_fct_bookings_booking_id"].sample == [(held[2], 2)]

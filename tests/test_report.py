@@ -250,7 +250,9 @@ def test_cli_models_test_reports_failing_sql_tests_and_exits_1(
     captured = capsys.readouterr()
     fails = [line for line in captured.out.splitlines() if line.startswith("FAIL ")]
     assert len(fails) == 2, captured.out
-    assert fails[0].startswith("FAIL accepted_values__fct_bookings_canceler_type: 1 failing row(s)")
+    assert fails[0].startswith(
+        "FAIL accepted_values_fct_bookings_canceler_type__host__invitee: 1 failing row(s)"
+    )
     assert "'robot'" in fails[0] and "all SQL tests passed" not in captured.out
     # host + invitee cancellations no longer add up to the canceled bookings
     assert fails[1].startswith("FAIL reconciliation__monthly_metrics_vs_bookings: 1 failing row(s)")

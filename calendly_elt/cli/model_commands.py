@@ -11,6 +11,7 @@ import typer
 
 from calendly_elt.cli.main import app
 from calendly_elt.errors import CalendlyEltError, ConfigError
+from calendly_elt.models.dbt_build import DbtBuildResult, build_with_dbt
 from calendly_elt.models.errors import MartsMissingError, RawDataMissingError
 from calendly_elt.models.report import FORMATS, render_report
 from calendly_elt.models.runner import build_models
@@ -41,8 +42,15 @@ DuckdbOption = Annotated[
 ]
 
 
+BUILDERS = ("embedded", "dbt")
+
+
 class SqlTestsFailedError(CalendlyEltError):
     """Some SQL tests returned rows."""
+
+
+class DbtBuildFailedError(CalendlyEltError):
+    """``dbt build`` reported a failing test or model."""
 
 
 def _parse_as_of(text: str | None) -> datetime | None:
@@ -70,8 +78,18 @@ def models_command(
     test: Annotated[
         bool, typer.Option("--test", help="Run the SQL tests after the build.")
     ] = False,
+    builder: Annotated[
+        str,
+        typer.Option(
+            "--with",
+            help="embedded (default) or dbt: `dbt build` of sql/, models and all their tests"
+            " (needs pip install 'calendly-elt[dbt]').",
+        ),
+    ] = "embedded",
 ) -> None:
     """Build the SQL models (staging, intermediate, marts) in dependency order."""
+    if builder not in BUILDERS:
+        raise ConfigError(f"--with must be one of {', '.join(BUILDERS)}, not {builder!r}")
     moment = _parse_as_of(as_of)
     if _missing_duckdb_file(destination, duckdb):
         raise RawDataMissingError(
@@ -79,6 +97,9 @@ def models_command(
         )
     pipeline = make_pipeline(destination=destination, duckdb_path=duckdb)
     with pipeline_lock(lock_path(pipeline)):  # never rebuild under a run's feet
+        if builder == "dbt":
+            _echo_dbt_build(build_with_dbt(pipeline, as_of=moment))
+            return
         result = build_models(pipeline, as_of=moment, run_tests=test)
     typer.echo(
         f"built {len(result.models)} models in {result.analytics_schema} "
@@ -90,6 +111,18 @@ def models_command(
         if result.test_failures:
             raise SqlTestsFailedError(f"{len(result.test_failures)} SQL test(s) failed")
         typer.echo("all SQL tests passed")
+
+
+def _echo_dbt_build(result: DbtBuildResult) -> None:
+    typer.echo(
+        f"dbt built {result.count('model')} models and ran {result.count('test')} tests in "
+        f"{result.analytics_schema} as of {result.as_of.isoformat()} in {result.seconds:.2f}s"
+    )
+    for failure in result.failures:
+        typer.echo(f"FAIL {failure}")
+    if result.failures:
+        raise DbtBuildFailedError(f"dbt build: {len(result.failures)} model(s)/test(s) not passed")
+    typer.echo("all dbt tests passed")
 
 
 @app.command("report")

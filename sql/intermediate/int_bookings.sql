@@ -69,7 +69,8 @@ with_outcome as (
         joined.*,
         case
             when invitee_status = 'canceled' and not is_rescheduled_away then 'canceled'
-            when start_at > {{ as_of }} or is_rescheduled_away then 'upcoming'
+            when start_at > cast('{{ var('as_of') }}' as timestamptz)
+                or is_rescheduled_away then 'upcoming'
             when has_no_show then 'no_show'
             else 'completed'
         end as outcome
@@ -94,7 +95,7 @@ final as (
         case when outcome = 'canceled' then cancel_reason end as cancel_reason,
         case
             when outcome = 'canceled'
-                then cast(extract(epoch from (start_at - canceled_at)) as double) / 3600.0
+                then cast(extract(epoch from (start_at - canceled_at)) as double precision) / 3600.0
         end as cancel_lead_hours,
         utm_source,
         utm_medium,

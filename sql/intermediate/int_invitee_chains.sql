@@ -30,7 +30,7 @@ chain_walk as (
         on walked_invitees.invitee_uri = chain_walk.invitee_uri
     inner join invitees as next_invitees
         on next_invitees.invitee_uri = walked_invitees.new_invitee_uri
-    where chain_walk.chain_position < {{ max_chain_length }}
+    where chain_walk.chain_position < {{ var('max_chain_length') }}
 ),
 
 positioned as (

@@ -28,8 +28,9 @@ counted as (
         count(case when reschedule_count > 0 then 1 end) as rescheduled_bookings,
         count(case when outcome = 'canceled' and cancel_lead_hours < 24 then 1 end)
             as late_cancellations,
-        median(case when outcome = 'canceled' then cancel_lead_hours end)
-            as median_cancel_lead_hours
+        percentile_cont(0.5) within group (
+            order by case when outcome = 'canceled' then cancel_lead_hours end
+        ) as median_cancel_lead_hours
     from monthly
     group by month, event_type_name
 ),
@@ -44,8 +45,8 @@ final as (
         canceled_by_invitee,
         rescheduled_bookings,
         late_cancellations,
-        cast(canceled as double) / nullif(bookings, 0) as cancellation_rate,
-        cast(rescheduled_bookings as double) / nullif(bookings, 0) as reschedule_rate,
+        cast(canceled as double precision) / nullif(bookings, 0) as cancellation_rate,
+        cast(rescheduled_bookings as double precision) / nullif(bookings, 0) as reschedule_rate,
         median_cancel_lead_hours
     from counted
 )

@@ -28,7 +28,7 @@ final as (
         event_type_name,
         held,
         no_shows,
-        cast(no_shows as double) / nullif(held, 0) as no_show_rate
+        cast(no_shows as double precision) / nullif(held, 0) as no_show_rate
     from counted
 )
 

@@ -40,9 +40,9 @@ final as (
         canceled,
         upcoming,
         rescheduled_bookings,
-        cast(completed as double) / nullif(completed + no_shows, 0) as show_rate,
-        cast(no_shows as double) / nullif(completed + no_shows, 0) as no_show_rate,
-        cast(canceled as double) / nullif(bookings, 0) as cancellation_rate
+        cast(completed as double precision) / nullif(completed + no_shows, 0) as show_rate,
+        cast(no_shows as double precision) / nullif(completed + no_shows, 0) as no_show_rate,
+        cast(canceled as double precision) / nullif(bookings, 0) as cancellation_rate
     from counted
 )
 

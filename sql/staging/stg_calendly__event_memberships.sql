@@ -1,11 +1,11 @@
 with
 
 source as (
-    select * from {{ source('scheduled_events__event_memberships') }}
+    select * from {{ source('calendly', 'scheduled_events__event_memberships') }}
 ),
 
 parent_events as (
-    select * from {{ source('scheduled_events') }}
+    select * from {{ source('calendly', 'scheduled_events') }}
     where coalesce(is_deleted, false) = false
 ),
 

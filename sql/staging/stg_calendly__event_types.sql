@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('event_types') }}
+    select * from {{ source('calendly', 'event_types') }}
 ),
 
 renamed as (

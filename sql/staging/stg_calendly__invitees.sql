@@ -1,11 +1,11 @@
 with
 
 source as (
-    select * from {{ source('invitees') }}
+    select * from {{ source('calendly', 'invitees') }}
 ),
 
 deleted_events as (
-    select uri from {{ source('scheduled_events') }}
+    select uri from {{ source('calendly', 'scheduled_events') }}
     where is_deleted = true
 ),
 

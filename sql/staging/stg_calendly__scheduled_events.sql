@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('scheduled_events') }}
+    select * from {{ source('calendly', 'scheduled_events') }}
 ),
 
 not_deleted as (

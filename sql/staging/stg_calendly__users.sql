@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('users') }}
+    select * from {{ source('calendly', 'users') }}
 ),
 
 renamed as (

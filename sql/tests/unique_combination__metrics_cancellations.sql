@@ -1,0 +1,8 @@
+-- metrics_cancellations: no two rows share the key (month, event_type_name); dbt has no built-in test for a
+-- key of several columns (each column's not_null is declared in schema.yml).
+select
+    month, event_type_name,
+    count(*) as rows_with_key
+from {{ ref('metrics_cancellations') }}
+group by month, event_type_name
+having count(*) > 1

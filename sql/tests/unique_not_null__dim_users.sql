@@ -1,8 +1,0 @@
--- dim_users: the key (user_uri) is unique and never null.
-select
-    user_uri,
-    count(*) as rows_with_key
-from {{ ref('dim_users') }}
-group by user_uri
-having count(*) > 1
-    or user_uri is null

@@ -1,8 +1,0 @@
--- stg_calendly__scheduled_events: the key (event_uri) is unique and never null.
-select
-    event_uri,
-    count(*) as rows_with_key
-from {{ ref('stg_calendly__scheduled_events') }}
-group by event_uri
-having count(*) > 1
-    or event_uri is null
