@@ -1,4 +1,4 @@
-"""On ``medium``, after one simulated day, an incremental run costs <= 20% of a full re-read.
+"""On ``medium``, after one simulated day, an incremental run costs <= 25% of a full re-read.
 
 The organization is loaded from 45 days back (to keep the suite fast; the
 incremental range starts 30 days back, inside it), one day of activity is
@@ -46,8 +46,15 @@ def test_incremental_run_after_a_day_costs_a_fifth_of_a_full_reread(
     assert incremental.kind == "incremental"
     assert full.kind == "since"
     assert full.windows == incremental.windows
-    assert incremental.requests <= 0.2 * full.requests, (incremental.requests, full.requests)
+    # a quarter, not a fifth, since no-shows are rechecked at 6 ages after each meeting's
+    # end: each age passing during the day costs that day's meetings one invitee call
+    assert incremental.requests <= 0.25 * full.requests, (incremental.requests, full.requests)
     assert incremental.invitee_calls < full.invitee_calls == full.events
+    backfill_at = datetime.fromisoformat(
+        pipeline.state["sources"]["calendly"]["history"][-3]["started_at"]
+    )
+    due = _rechecks_due(store, backfill_at, store.clock.now())
+    assert incremental.invitee_calls <= day.touched_events + due, (incremental, due)
     for table in TABLES:
         assert loaded_tree(pipeline, table) == after_incremental[table], table
     # bookings beyond the horizon (now + 365 days) are read once they come within it
@@ -55,6 +62,18 @@ def test_incremental_run_after_a_day_costs_a_fifth_of_a_full_reread(
     expected = _expected_between(store, backfill_start, horizon)
     for table in TABLES:
         assert not diff_trees(expected[table], after_incremental[table]), table
+
+
+RECHECK_AGES = [timedelta(hours=1)] + [timedelta(days=n) for n in (1, 3, 7, 14, 30)]
+
+
+def _rechecks_due(store: Store, read_at: datetime, now: datetime) -> int:
+    """Meetings (all read at ``read_at``) one of whose recheck ages passes by ``now``."""
+    return sum(
+        1
+        for event in store.events.values()
+        if any(read_at < parse_ts(event["end_time"]) + age <= now for age in RECHECK_AGES)
+    )
 
 
 def _expected_between(store: Store, start: datetime, end: datetime) -> dict[str, dict]:

@@ -10,7 +10,8 @@ incremental start-time windows (``helpers/events.py``). Where things happen:
   ``helpers/checkpoints.py``; fingerprints of loaded data: ``helpers/known_data.py``;
 - which invitees are read: ``helpers/invitee_selection.py``, no-show rechecks:
   ``helpers/no_shows.py``; soft deletes: ``helpers/soft_deletes.py``;
-- the small lists: ``helpers/dimensions.py``; row shaping: ``helpers/rows.py``.
+- the small lists: ``helpers/dimensions.py``; row shaping: ``helpers/rows.py``;
+- landed webhook deliveries merged: ``helpers/webhook_merge.py``.
 
 After each load, call :func:`apply_pending_deletions` (the runner does) to
 mark events and invitees that vanished from a re-read window as ``is_deleted``.
@@ -36,6 +37,7 @@ from calendly_elt.calendly.helpers.events import EventPage, read_invitees, read_
 from calendly_elt.calendly.helpers.reach import Reach
 from calendly_elt.calendly.helpers.rows import Row
 from calendly_elt.calendly.helpers.soft_deletes import apply_pending_deletions
+from calendly_elt.calendly.helpers.webhook_merge import read_webhook_events
 from calendly_elt.calendly.run_options import RunOptions, SourceInputs, WindowProgress
 from calendly_elt.calendly.settings import COLUMN_HINTS, SOURCE_NAME
 
@@ -43,6 +45,7 @@ __all__ = [
     "DIMENSION_RESOURCES",
     "EVENT_RESOURCES",
     "RESOURCES",
+    "WEBHOOK_RESOURCES",
     "ResourceSpec",
     "RunOptions",
     "WindowProgress",
@@ -50,7 +53,9 @@ __all__ = [
     "calendly_source",
 ]
 
-Listing = Literal["windows", "per_event", "owner", "organization", "subscriptions", "per_form"]
+Listing = Literal[
+    "windows", "per_event", "owner", "organization", "subscriptions", "per_form", "landing"
+]
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,8 @@ class ResourceSpec:
             event), ``owner`` (``organization=`` or, in user scope, ``user=``),
             ``organization`` (always ``organization=``), ``subscriptions``
             (the webhook subscriptions of the scope), ``per_form`` (one list
-            per routing form); ``users`` is members plus former hosts.
+            per routing form), ``landing`` (the webhook landing store, no API
+            call); ``users`` is members plus former hosts.
         parent: The resource whose pages a transformer reads.
         primary_key: The merge key.
     """
@@ -99,9 +105,15 @@ RESOURCES: tuple[ResourceSpec, ...] = (
     ResourceSpec("webhook_subscriptions", "/webhook_subscriptions", "replace", "subscriptions"),
     # last: it adds every host of the loaded events who is no longer a member
     ResourceSpec("users", "/organization_memberships", "merge", "members_and_hosts"),
+    # no API call: the deliveries `webhooks serve` landed, and the state they carry
+    # merged into invitees, scheduled_events, event_types, routing_form_submissions
+    ResourceSpec("webhook_events", "(landing store)", "merge", "landing", primary_key="id"),
 )
 EVENT_RESOURCES = tuple(spec.name for spec in RESOURCES if spec.listed in ("windows", "per_event"))
-DIMENSION_RESOURCES = tuple(spec.name for spec in RESOURCES if spec.name not in EVENT_RESOURCES)
+WEBHOOK_RESOURCES = tuple(spec.name for spec in RESOURCES if spec.listed == "landing")
+DIMENSION_RESOURCES = tuple(
+    spec.name for spec in RESOURCES if spec.name not in (*EVENT_RESOURCES, *WEBHOOK_RESOURCES)
+)
 
 
 @dlt.source(name=SOURCE_NAME, section=SOURCE_NAME)
@@ -129,8 +141,9 @@ def calendly_source(
     """
     resolved = settings or resolve_settings(require_credentials=client is None)
     run = options or RunOptions()
-    http = client or build_client(resolved, now=run.now)
-    inputs = SourceInputs(http, resolved, run, reach or Reach(http, resolved))
+    inputs = SourceInputs(
+        resolved, run, lambda: client or build_client(resolved, now=run.now), reach
+    )
     built: dict[str, DltResource] = {}
     for spec in RESOURCES:
         built[spec.name] = _build(spec, inputs, built.get(spec.parent or ""))
@@ -155,6 +168,7 @@ def _rows_of(spec: ResourceSpec, inputs: SourceInputs) -> Callable[[], Iterator[
     readers: dict[str, Callable[[], Iterator[Any]]] = {
         "windows": lambda: read_scheduled_events(inputs),
         "members_and_hosts": lambda: read_users(inputs),
+        "landing": lambda: read_webhook_events(inputs),
     }
     read = readers.get(spec.listed) or _list_reader(spec, inputs)
 
@@ -166,13 +180,12 @@ def _rows_of(spec: ResourceSpec, inputs: SourceInputs) -> Callable[[], Iterator[
 
 def _list_reader(spec: ResourceSpec, inputs: SourceInputs) -> Callable[[], Iterator[list[Row]]]:
     """One list call filtered as ``spec.listed`` says; a 403/404 skips the resource."""
-    reach = inputs.reach
-    queries = {
-        "owner": reach.owner_query,
-        "organization": reach.organization_query,
-        "subscriptions": reach.subscription_query,
+    queries: dict[str, Callable[[], dict[str, str]]] = {
+        "owner": lambda: inputs.reach.owner_query(),
+        "organization": lambda: inputs.reach.organization_query(),
+        "subscriptions": lambda: inputs.reach.subscription_query(),
     }
-    query = queries[spec.listed]
+    query = queries[spec.listed]  # asked at extraction: the client is built on first use
     return lambda: skip_if_refused(spec.name, lambda: inputs.client.paginate(spec.path, query()))
 
 

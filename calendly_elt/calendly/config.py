@@ -38,6 +38,7 @@ from calendly_elt.calendly.helpers.auth import (
 from calendly_elt.calendly.helpers.client import CalendlyClient
 from calendly_elt.calendly.helpers.no_shows import DEFAULT_NO_SHOW_RECHECKS, parse_recheck_ages
 from calendly_elt.errors import ConfigError
+from calendly_elt.webhooks.landing import DEFAULT_LANDING_DIR
 
 Scope = Literal["organization", "user"]
 SCOPES: tuple[str, ...] = ("organization", "user")
@@ -86,6 +87,8 @@ class CalendlySettings:
         token_store_path: Where OAuth tokens are persisted (0600).
         checkpoint_events: A load package (checkpoint) is committed after the
             window in which this many events accumulated; 1 commits every window.
+        webhook_landing_dir: Where ``webhooks serve`` lands deliveries; every run
+            merges what landed there since the last merge (none: nothing to do).
     """
 
     base_url: str = settings.DEFAULT_BASE_URL
@@ -101,6 +104,7 @@ class CalendlySettings:
     requests_per_minute: int = settings.DEFAULT_REQUESTS_PER_MINUTE
     token_store_path: Path = Path(DEFAULT_TOKEN_STORE_PATH)
     checkpoint_events: int = settings.DEFAULT_CHECKPOINT_EVENTS
+    webhook_landing_dir: Path = DEFAULT_LANDING_DIR
     access_token: str | None = field(default=None, repr=False)
     client_id: str | None = field(default=None, repr=False)
     client_secret: str | None = field(default=None, repr=False)
@@ -198,7 +202,7 @@ def _coerce(key: str, value: Any) -> Any:
         return parse_recheck_ages(value)
     if key == "start_date":
         return parse_start_date(value)
-    if key == "token_store_path":
+    if key in ("token_store_path", "webhook_landing_dir"):
         return Path(str(value)).expanduser()
     if key in ("base_url", "auth_base_url"):
         return _as_url(key, value)

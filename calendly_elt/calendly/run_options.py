@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 from calendly_elt.calendly.config import CalendlySettings
 from calendly_elt.calendly.helpers.client import CalendlyClient
@@ -69,18 +70,36 @@ class RunOptions:
     progress: Callable[[WindowProgress], None] | None = None
 
 
-@dataclass(frozen=True)
 class SourceInputs:
     """Everything a resource of one source instance is built from (never written to).
 
+    The client (and the reach, which asks ``/users/me``) is built on first
+    use, so resources that call no API (``webhook_events``) need no
+    credentials.
+
     Attributes:
-        client: The HTTP client (shared by every resource and thread).
         settings: The resolved settings.
         options: What this run asks for.
-        reach: Which share of Calendly the run reads.
     """
 
-    client: CalendlyClient
-    settings: CalendlySettings
-    options: RunOptions
-    reach: Reach
+    def __init__(
+        self,
+        settings: CalendlySettings,
+        options: RunOptions,
+        client: Callable[[], CalendlyClient],
+        reach: Reach | None = None,
+    ) -> None:
+        self.settings = settings
+        self.options = options
+        self._client = client
+        self._reach = reach
+
+    @cached_property
+    def client(self) -> CalendlyClient:
+        """The HTTP client (shared by every resource and thread)."""
+        return self._client()
+
+    @cached_property
+    def reach(self) -> Reach:
+        """Which share of Calendly the run reads."""
+        return self._reach or Reach(self.client, self.settings)

@@ -159,6 +159,10 @@ COLUMN_HINTS: dict[str, dict[str, dict[str, Any]]] = {
         **_text("uri", "routing_form", "submitter", "submitter_type"),
         **_timestamps("created_at", "updated_at"),
     },
+    "webhook_events": {
+        **_text("id", "event", "created_by", "subject_uri", "event_uri", "body"),
+        **_timestamps("created_at", "received_at"),
+    },
     "webhook_subscriptions": {
         **_text("uri", "callback_url", "state", "scope", "organization", "user", "group"),
         **_timestamps("created_at", "updated_at", "retry_started_at"),

@@ -1,8 +1,9 @@
-"""``calendly-elt webhooks subscribe | list | delete | serve``: thin commands over ``webhooks``."""
+"""``calendly-elt webhooks subscribe | list | delete | serve | load``: thin commands."""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,9 +11,17 @@ import typer
 
 from calendly_elt.calendly.config import build_client, resolve_settings
 from calendly_elt.cli.main import app
+from calendly_elt.cli.options import (
+    DestinationOption,
+    DuckdbOption,
+    PipelinesDirOption,
+    SkipModelsOption,
+    quiet_dlt,
+)
+from calendly_elt.cli.signals import stop_on_signals
+from calendly_elt.runner import make_pipeline, run_webhook_job
 from calendly_elt.webhooks import subscriptions
 from calendly_elt.webhooks.keys import SigningKeyStore, receiver_keys
-from calendly_elt.webhooks.landing import DEFAULT_LANDING_DIR
 from calendly_elt.webhooks.settings import DEFAULT_HOST, DEFAULT_PORT
 
 KEY_STORE_NAME = "calendly.webhook-keys.json"
@@ -29,6 +38,14 @@ KeyStoreOption = Annotated[
         envvar="CALENDLY_WEBHOOK_KEY_STORE",
         help="Signing-key store (0600); default: beside the token store, "
         ".dlt/calendly.webhook-keys.json.",
+    ),
+]
+LandingDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--landing-dir",
+        help="Folder of the JSON Lines landing files (default: webhook_landing_dir, "
+        "./webhook_landing).",
     ),
 ]
 ScopeOption = Annotated[
@@ -107,9 +124,7 @@ def delete(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = DEFAULT_HOST,
     port: Annotated[int, typer.Option(help="TCP port (0 picks a free one).")] = DEFAULT_PORT,
-    landing_dir: Annotated[
-        Path, typer.Option("--landing-dir", help="Folder of the JSON Lines landing files.")
-    ] = DEFAULT_LANDING_DIR,
+    landing_dir: LandingDirOption = None,
     key_store: KeyStoreOption = None,
 ) -> None:
     """Receive signed deliveries at POST /webhooks/calendly and land them (Ctrl-C stops).
@@ -128,4 +143,39 @@ def serve(
         typer.echo(f"WEBHOOK_URL={url}")
         sys.stdout.flush()
 
-    run_server(keys, landing_dir, host=host, port=port, on_ready=ready)
+    run_server(keys, _landing_dir(landing_dir), host=host, port=port, on_ready=ready)
+
+
+@webhooks_app.command("load")
+def load(
+    landing_dir: LandingDirOption = None,
+    duckdb: DuckdbOption = None,
+    destination: DestinationOption = None,
+    pipelines_dir: PipelinesDirOption = None,
+    skip_models: SkipModelsOption = False,
+) -> None:
+    """Merge the deliveries landed since the last merge into the warehouse, then build the models.
+
+    No request to Calendly: every `run` does the same as its last step.
+    """
+    quiet_dlt()
+    settings = resolve_settings(require_credentials=False)
+    if landing_dir is not None:
+        settings = replace(settings, webhook_landing_dir=landing_dir)
+    pipeline = make_pipeline(
+        destination=destination, duckdb_path=duckdb, pipelines_dir=pipelines_dir
+    )
+    with stop_on_signals():
+        result = run_webhook_job(pipeline, settings, build=not skip_models)
+    counts = result.extraction.row_counts
+    typer.echo(
+        f"webhooks merged from {settings.webhook_landing_dir}: "
+        f"{counts.get('webhook_events', (0, 0))[0]} deliveries loaded in all"
+    )
+    if result.models is not None:
+        typer.echo(f"models built: {len(result.models.models)}")
+
+
+def _landing_dir(option: Path | None) -> Path:
+    """``--landing-dir``, else the configured ``webhook_landing_dir``."""
+    return option or resolve_settings(require_credentials=False).webhook_landing_dir

@@ -15,9 +15,14 @@ from calendly_elt.runner.destination import (
     is_duckdb,
     make_pipeline,
 )
-from calendly_elt.runner.extraction import RunSummary, finish_pending, run_extraction
+from calendly_elt.runner.extraction import (
+    RunSummary,
+    finish_pending,
+    merge_landed_webhooks,
+    run_extraction,
+)
 from calendly_elt.runner.failures import ExtractionError
-from calendly_elt.runner.job import JobResult, run_job
+from calendly_elt.runner.job import JobResult, run_job, run_webhook_job
 from calendly_elt.runner.lock import (
     LockHolder,
     PipelineLockedError,
@@ -42,9 +47,11 @@ __all__ = [
     "live_lock_holder",
     "lock_path",
     "make_pipeline",
+    "merge_landed_webhooks",
     "pipeline_lock",
     "read_status",
     "row_counts",
     "run_extraction",
     "run_job",
+    "run_webhook_job",
 ]

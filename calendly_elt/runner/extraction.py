@@ -9,7 +9,9 @@ A run (:func:`run_extraction`):
    ``checkpoint_events`` events the package is normalized and loaded, which
    commits the windows read so far (the checkpoint) with the data;
 4. extracts the small dimension lists (users last: it adds every loaded host);
-5. returns a :class:`RunSummary`.
+5. merges the webhook deliveries landed since the last merge (no API call;
+   :func:`merge_landed_webhooks` does that step alone);
+6. returns a :class:`RunSummary`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dlt.common.pipeline import LoadInfo
 from calendly_elt.calendly import (
     DIMENSION_RESOURCES,
     EVENT_RESOURCES,
+    WEBHOOK_RESOURCES,
     RunOptions,
     WindowProgress,
     apply_pending_deletions,
@@ -157,8 +160,36 @@ def _run_locked(
     # the deletions queued by the last event extraction are still in state: count them once
     counted = RunSummary()
     _extract(pipeline, dimensions.with_resources(*DIMENSION_RESOURCES), counted)
+    # last: a delivery is merged only if newer than what this run's batch read
+    _extract(pipeline, dimensions.with_resources(*WEBHOOK_RESOURCES), counted)
     summary.packages += counted.packages
     _note_requests(pipeline, client.request_count)
+    return summary
+
+
+def merge_landed_webhooks(
+    pipeline: dlt.Pipeline,
+    settings: CalendlySettings,
+    *,
+    now: Callable[[], datetime] | None = None,
+    take_lock: bool = True,
+) -> RunSummary:
+    """Load the webhook deliveries landed since the last merge, without calling Calendly.
+
+    What ``calendly-elt webhooks load`` does (every run does it too, last):
+    see ``calendly/helpers/webhook_merge.py`` for the rule.
+
+    Raises:
+        PipelineLockedError: Another run holds the lock.
+    """
+    started = time.monotonic()
+    with pipeline_lock(lock_path(pipeline)) if take_lock else nullcontext():
+        summary = RunSummary(kind="webhooks")
+        summary.packages += finish_pending(pipeline)
+        source = calendly_source(settings, RunOptions(now=now or wall_clock))
+        _extract(pipeline, source.with_resources(*WEBHOOK_RESOURCES), summary)
+        summary.seconds = time.monotonic() - started
+        summary.row_counts = row_counts(pipeline)
     return summary
 
 

@@ -16,7 +16,7 @@ import dlt
 
 from calendly_elt.calendly.config import CalendlySettings
 from calendly_elt.models.runner import BuildResult, build_models
-from calendly_elt.runner.extraction import RunSummary, run_extraction
+from calendly_elt.runner.extraction import RunSummary, merge_landed_webhooks, run_extraction
 from calendly_elt.runner.lock import lock_path, pipeline_lock
 
 
@@ -57,5 +57,22 @@ def run_job(
         summary = run_extraction(pipeline, settings, take_lock=False, **extraction)
         if on_extracted is not None:
             on_extracted(summary)
+        models = build_models(pipeline, as_of=as_of) if build else None
+    return JobResult(summary, models)
+
+
+def run_webhook_job(
+    pipeline: dlt.Pipeline,
+    settings: CalendlySettings,
+    *,
+    build: bool = True,
+    as_of: datetime | None = None,
+) -> JobResult:
+    """Merge the landed webhook deliveries, then build the models, under the pipeline's lock.
+
+    Fresh marts between batch runs, without a request to Calendly.
+    """
+    with pipeline_lock(lock_path(pipeline)):
+        summary = merge_landed_webhooks(pipeline, settings, take_lock=False)
         models = build_models(pipeline, as_of=as_of) if build else None
     return JobResult(summary, models)
