@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from calendly_elt.simulator.api import SimRequest, SimResponse
 from calendly_elt.simulator.faults import FaultConfig
 from calendly_elt.simulator.server import SimConfig, SimStats, Simulator
 from calendly_elt.simulator.store import SimClock, SimulatorError, Store
+from calendly_elt.simulator.wire import SimRequest, SimResponse
 
 __all__ = [
     "FaultConfig",

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from calendly_elt.simulator.api import SimRequest, SimResponse
 from calendly_elt.simulator.rate_limit import RateLimiter
 from calendly_elt.simulator.scopes import Scopes, format_scopes, unknown_scopes
 from calendly_elt.simulator.store import SimulatorError, Store, uri_of
+from calendly_elt.simulator.wire import SimRequest, SimResponse
 
 ACCESS_TOKEN_LIFETIME = timedelta(hours=2)
 AUTHORIZATION_CODE_LIFETIME = timedelta(minutes=10)

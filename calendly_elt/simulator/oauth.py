@@ -27,7 +27,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from calendly_elt.simulator.api import SimRequest, SimResponse, json_response
 from calendly_elt.simulator.auth import (
     AUTHORIZATION_CODE_LIFETIME,
     AuthService,
@@ -37,6 +36,7 @@ from calendly_elt.simulator.auth import (
 )
 from calendly_elt.simulator.scopes import Scopes, format_scopes, parse_scopes, unknown_scopes
 from calendly_elt.simulator.store import uri_of
+from calendly_elt.simulator.wire import SimRequest, SimResponse, json_response
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 INVALID_GRANT = (

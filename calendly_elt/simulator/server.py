@@ -10,9 +10,7 @@ route template, which is how tests measure how many calls a pipeline spends.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import socket
 import threading
 import time
 from collections import Counter
@@ -20,9 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import parse_qsl
+from http.server import ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -44,6 +41,7 @@ from calendly_elt.simulator.rate_limit import (
     too_many_requests,
 )
 from calendly_elt.simulator.store import SimClock, SimulatorError, Store
+from calendly_elt.simulator.transports import AsyncSimTransport, SimTransport, handler_class
 
 if TYPE_CHECKING:
     from calendly_elt.simulator.webhooks import WebhookDispatcher
@@ -244,7 +242,7 @@ class Simulator:
             host: interface to bind (keep 127.0.0.1 in tests).
             port: TCP port; 0 picks a free one.
         """
-        server = ThreadingHTTPServer((host, port), _handler_class(self))
+        server = ThreadingHTTPServer((host, port), handler_class(self))
         server.daemon_threads = True
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
@@ -301,116 +299,3 @@ def _fault_response(fault: Fault, faults: FaultConfig) -> SimResponse:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-# ---- httpx transports -----------------------------------------------------------
-
-
-def _sim_request(request: httpx.Request, body: bytes) -> SimRequest:
-    url = request.url
-    return SimRequest(
-        method=request.method.upper(),
-        path=url.path or "/",
-        query=tuple(parse_qsl(url.query.decode("ascii", "replace"), keep_blank_values=True)),
-        headers={key.lower(): value for key, value in request.headers.items()},
-        body=body,
-        base_url=f"{url.scheme}://{url.netloc.decode('ascii')}",
-    )
-
-
-def _httpx_response(response: SimResponse, request: httpx.Request) -> httpx.Response:
-    if response.drop:
-        raise httpx.RemoteProtocolError(
-            "Server disconnected without sending a response.", request=request
-        )
-    return httpx.Response(
-        response.status, headers=response.headers, content=response.body, request=request
-    )
-
-
-class SimTransport(httpx.BaseTransport):
-    """Routes httpx requests straight into a ``Simulator`` (no sockets)."""
-
-    def __init__(self, simulator: Simulator) -> None:
-        self.simulator = simulator
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Answer one request; a dropped connection raises ``RemoteProtocolError``."""
-        response = self.simulator.handle(_sim_request(request, request.read()))
-        if response.delay_seconds and self.simulator.config.apply_delays:
-            time.sleep(response.delay_seconds)
-        return _httpx_response(response, request)
-
-
-class AsyncSimTransport(httpx.AsyncBaseTransport):
-    """Async twin of ``SimTransport``."""
-
-    def __init__(self, simulator: Simulator) -> None:
-        self.simulator = simulator
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Answer one request; a dropped connection raises ``RemoteProtocolError``."""
-        response = self.simulator.handle(_sim_request(request, await request.aread()))
-        if response.delay_seconds and self.simulator.config.apply_delays:
-            await asyncio.sleep(response.delay_seconds)
-        return _httpx_response(response, request)
-
-
-# ---- the real HTTP server -------------------------------------------------------
-
-
-def _handler_class(simulator: Simulator) -> type[BaseHTTPRequestHandler]:
-    """A request handler class bound to ``simulator``."""
-
-    class _SimHTTPHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "calendly-elt-simulator"
-
-        def do_GET(self) -> None:
-            self._dispatch()
-
-        def do_POST(self) -> None:
-            self._dispatch()
-
-        def do_DELETE(self) -> None:
-            self._dispatch()
-
-        def do_PUT(self) -> None:
-            self._dispatch()
-
-        def do_PATCH(self) -> None:
-            self._dispatch()
-
-        def _dispatch(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            bound = cast(tuple[str, int], self.server.server_address)
-            host = self.headers.get("Host") or f"{bound[0]}:{bound[1]}"
-            request = SimRequest.from_url(
-                self.command, f"http://{host}{self.path}", dict(self.headers.items()), body
-            )
-            response = simulator.handle(request)
-            if response.delay_seconds and simulator.config.apply_delays:
-                time.sleep(response.delay_seconds)
-            if response.drop:
-                self._drop_connection()
-                return
-            self.send_response(response.status)
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            self.wfile.write(response.body)
-
-        def _drop_connection(self) -> None:
-            """Close the socket without a byte of response, as a crashed backend would."""
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                logger.debug("socket already closed while dropping a connection")
-
-        def log_message(self, format: str, *args: Any) -> None:
-            logger.debug("%s - %s", self.address_string(), format % args)
-
-    return _SimHTTPHandler
