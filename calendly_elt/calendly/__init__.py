@@ -32,6 +32,7 @@ from calendly_elt.calendly.helpers.dimensions import (
     read_submissions,
     read_users,
     skip_if_refused,
+    valid_pages,
 )
 from calendly_elt.calendly.helpers.events import EventPage, read_invitees, read_scheduled_events
 from calendly_elt.calendly.helpers.reach import Reach
@@ -178,7 +179,7 @@ def _rows_of(spec: ResourceSpec, inputs: SourceInputs) -> Callable[[], Iterator[
     return rows
 
 
-def _list_reader(spec: ResourceSpec, inputs: SourceInputs) -> Callable[[], Iterator[list[Row]]]:
+def _list_reader(spec: ResourceSpec, inputs: SourceInputs) -> Callable[[], Iterator[Any]]:
     """One list call filtered as ``spec.listed`` says; a 403/404 skips the resource."""
     queries: dict[str, Callable[[], dict[str, str]]] = {
         "owner": lambda: inputs.reach.owner_query(),
@@ -186,18 +187,21 @@ def _list_reader(spec: ResourceSpec, inputs: SourceInputs) -> Callable[[], Itera
         "subscriptions": lambda: inputs.reach.subscription_query(),
     }
     query = queries[spec.listed]  # asked at extraction: the client is built on first use
-    return lambda: skip_if_refused(spec.name, lambda: inputs.client.paginate(spec.path, query()))
+    return lambda: valid_pages(
+        spec.name,
+        skip_if_refused(spec.name, lambda: inputs.client.paginate(spec.path, query())),
+    )
 
 
-def _invitees_of(inputs: SourceInputs) -> Callable[[EventPage], list[Row]]:
-    def invitees(page: EventPage) -> list[Row]:
-        return read_invitees(inputs, page)
+def _invitees_of(inputs: SourceInputs) -> Callable[[EventPage], Iterator[Any]]:
+    def invitees(page: EventPage) -> Iterator[Any]:
+        yield from read_invitees(inputs, page)
 
     return invitees
 
 
-def _submissions_of(inputs: SourceInputs) -> Callable[[list[Row]], list[Row]]:
-    def routing_form_submissions(forms: list[Row]) -> list[Row]:
-        return read_submissions(inputs, forms)
+def _submissions_of(inputs: SourceInputs) -> Callable[[list[Row]], Iterator[Any]]:
+    def routing_form_submissions(forms: list[Row]) -> Iterator[Any]:
+        yield from read_submissions(inputs, forms)
 
     return routing_form_submissions

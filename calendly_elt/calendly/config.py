@@ -89,6 +89,8 @@ class CalendlySettings:
             window in which this many events accumulated; 1 commits every window.
         webhook_landing_dir: Where ``webhooks serve`` lands deliveries; every run
             merges what landed there since the last merge (none: nothing to do).
+        fail_on_quarantine: ``run``/``backfill`` exit 4 when a record was
+            quarantined (the rest is loaded and the models built all the same).
     """
 
     base_url: str = settings.DEFAULT_BASE_URL
@@ -105,6 +107,7 @@ class CalendlySettings:
     token_store_path: Path = Path(DEFAULT_TOKEN_STORE_PATH)
     checkpoint_events: int = settings.DEFAULT_CHECKPOINT_EVENTS
     webhook_landing_dir: Path = DEFAULT_LANDING_DIR
+    fail_on_quarantine: bool = True
     access_token: str | None = field(default=None, repr=False)
     client_id: str | None = field(default=None, repr=False)
     client_secret: str | None = field(default=None, repr=False)
@@ -200,6 +203,8 @@ def _coerce(key: str, value: Any) -> Any:
         return _as_scope(value)
     if key == "no_show_rechecks":
         return parse_recheck_ages(value)
+    if key == "fail_on_quarantine":
+        return _as_bool(key, value)
     if key == "start_date":
         return parse_start_date(value)
     if key in ("token_store_path", "webhook_landing_dir"):
@@ -231,6 +236,17 @@ def _as_int(key: str, value: Any) -> int:
     if key in _MAXIMUM and number > _MAXIMUM[key]:
         raise ConfigError(f"{key} must be at most {_MAXIMUM[key]}, got {number}")
     return number
+
+
+def _as_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"{key} must be true or false, got {value!r}")
 
 
 def _as_scope(value: Any) -> Scope:

@@ -27,6 +27,7 @@ from calendly_elt.errors import ConfigError
 from calendly_elt.runner import (
     DEFAULT_DUCKDB_PATH,
     LockHolder,
+    RecordsQuarantinedError,
     StatusReport,
     is_duckdb,
     live_lock_holder,
@@ -58,6 +59,13 @@ def _extract_and_build(
         )
     if result.models is not None:
         typer.echo(f"models built: {len(result.models.models)}")
+    quarantined = result.extraction.quarantined
+    if quarantined and settings.fail_on_quarantine:
+        raise RecordsQuarantinedError(
+            f"{quarantined} record(s) broke the raw-table contract and were quarantined "
+            "(table calendly.quarantine: resource, key, reason, raw JSON); everything else "
+            "was loaded and the models were built. Set fail_on_quarantine = false to exit 0"
+        )
 
 
 @app.command("run")

@@ -37,6 +37,7 @@ def print_summary(summary: RunSummary) -> None:
         f"{summary.kind or 'run'} done: {summary.windows} windows, {summary.events} events, "
         f"{summary.invitee_calls} invitee calls, {summary.requests} API requests, "
         f"{summary.deleted} rows marked deleted, {summary.seconds:.1f}s"
+        + (f", {summary.quarantined} records quarantined" if summary.quarantined else "")
     )
     print_counts(summary.row_counts)
 

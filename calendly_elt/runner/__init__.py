@@ -21,7 +21,7 @@ from calendly_elt.runner.extraction import (
     merge_landed_webhooks,
     run_extraction,
 )
-from calendly_elt.runner.failures import ExtractionError
+from calendly_elt.runner.failures import ExtractionError, RecordsQuarantinedError
 from calendly_elt.runner.job import JobResult, run_job, run_webhook_job
 from calendly_elt.runner.lock import (
     LockHolder,
@@ -38,6 +38,7 @@ __all__ = [
     "JobResult",
     "LockHolder",
     "PipelineLockedError",
+    "RecordsQuarantinedError",
     "RunSummary",
     "StatusReport",
     "describe_destination",

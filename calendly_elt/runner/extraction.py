@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import dlt
@@ -46,7 +46,7 @@ from calendly_elt.calendly.run_options import wall_clock
 from calendly_elt.runner.destination import describe_destination
 from calendly_elt.runner.failures import clear_errors
 from calendly_elt.runner.lock import lock_path, pipeline_lock
-from calendly_elt.runner.status import row_counts
+from calendly_elt.runner.status import quarantined_since, row_counts
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class RunSummary:
         packages: Load packages loaded (checkpoints).
         seconds: Wall time.
         row_counts: Rows per raw table after the run (live, deleted).
+        quarantined: Records this run set aside for breaking the raw contract.
     """
 
     kind: str = ""
@@ -76,6 +77,7 @@ class RunSummary:
     packages: int = 0
     seconds: float = 0.0
     row_counts: dict[str, tuple[int, int]] = field(default_factory=dict)
+    quarantined: int = 0
 
 
 def run_extraction(
@@ -118,6 +120,7 @@ def run_extraction(
             the next run resumes from the last checkpoint.
     """
     started = time.monotonic()
+    started_at = datetime.now(UTC)  # wall clock: quarantine rows are stamped with it
     options = RunOptions(
         full_refresh=full_refresh,
         since=since,
@@ -137,6 +140,7 @@ def run_extraction(
         summary.requests = client.request_count
         summary.seconds = time.monotonic() - started
         summary.row_counts = row_counts(pipeline)
+        summary.quarantined = quarantined_since(pipeline, started_at)
     return summary
 
 

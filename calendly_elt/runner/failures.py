@@ -24,6 +24,12 @@ class ExtractionError(CalendlyEltError):
     """The extraction or the load failed for a reason that is not a Calendly refusal."""
 
 
+class RecordsQuarantinedError(CalendlyEltError):
+    """The run loaded everything else, but some records broke the raw contract (exit 4)."""
+
+    exit_code = 4
+
+
 @contextmanager
 def clear_errors(doing: str) -> Iterator[None]:
     """Turn dlt's wrapped step failures into the CalendlyEltError inside, or one line.

@@ -15,6 +15,8 @@ from typing import Any
 import dlt
 
 from calendly_elt.calendly.helpers.checkpoints import SyncState, source_state_of
+from calendly_elt.calendly.helpers.loaded import has_loaded_table
+from calendly_elt.calendly.helpers.quarantine import TABLE as QUARANTINE_TABLE
 from calendly_elt.errors import database_in_use
 from calendly_elt.runner.destination import describe_destination
 from calendly_elt.runner.failures import clear_errors
@@ -53,6 +55,22 @@ def _count(client: Any, pipeline: dlt.Pipeline, table: str) -> tuple[int, int]:
     except Exception:  # declared but never loaded
         return (0, 0)
     return (int(total) - int(gone), int(gone))
+
+
+def quarantined_since(pipeline: dlt.Pipeline, since: datetime) -> int:
+    """Records quarantined (seen breaking the raw contract) at or after ``since``."""
+    if not has_loaded_table(pipeline, QUARANTINE_TABLE):
+        return 0
+    try:
+        with pipeline.sql_client() as client:
+            qualified = client.make_qualified_table_name(QUARANTINE_TABLE)
+            rows = client.execute_sql(
+                f"select count(*) from {qualified} where last_seen_at >= %s", since
+            )
+    except Exception as error:
+        logger.info("cannot count quarantined records: %s", error)
+        return 0
+    return int(rows[0][0]) if rows else 0
 
 
 @dataclass

@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import dlt
 
 from calendly_elt.calendly.helpers.errors import CalendlyForbiddenError, CalendlyNotFoundError
 from calendly_elt.calendly.helpers.loaded import read_loaded_hosts, read_loaded_uris
+from calendly_elt.calendly.helpers.quarantine import as_quarantine, is_quarantine_row, split_valid
 from calendly_elt.calendly.helpers.rows import Row, in_pages, to_utc_datetimes, uuid_of
 from calendly_elt.calendly.run_options import SourceInputs
 
@@ -34,13 +36,23 @@ def skip_if_refused(name: str, pages: Callable[[], Pages]) -> Iterator[list[Row]
         logger.warning("skipping %s: %s", name, error)
 
 
-def read_submissions(inputs: SourceInputs, forms: list[Row]) -> list[Row]:
+def valid_pages(table: str, pages: Iterable[list[Row]]) -> Iterator[Any]:
+    """The pages' rows that keep ``table``'s contract; the others, marked for quarantine."""
+    for page in pages:
+        valid, bad = split_valid(table, page)
+        yield valid
+        if bad:
+            yield as_quarantine(bad)
+
+
+def read_submissions(inputs: SourceInputs, forms: list[Row]) -> Iterator[Any]:
     """The ``routing_form_submissions`` transformer: the submissions of a page of forms."""
     loaded = read_loaded_uris(dlt.current.pipeline(), "routing_form_submissions")
     rows: list[Row] = []
     for form in forms:
-        rows.extend(_submissions_of(inputs, form["uri"], loaded))
-    return rows
+        if not is_quarantine_row(form):
+            rows.extend(_submissions_of(inputs, form["uri"], loaded))
+    yield from valid_pages("routing_form_submissions", [rows])
 
 
 def _submissions_of(inputs: SourceInputs, form_uri: str, loaded: set[str]) -> list[Row]:
@@ -81,12 +93,13 @@ def read_users(inputs: SourceInputs) -> Iterator[list[Row]]:
     the dimensions, so every host of the run is loaded by then.
     """
     members = _member_users(inputs)
-    yield from in_pages(members)
+    yield from valid_pages("users", in_pages(members))
     pipeline = dlt.current.pipeline()
-    known = {user["uri"] for user in members} | read_loaded_uris(pipeline, "users")
+    known = {user.get("uri") for user in members} | read_loaded_uris(pipeline, "users")
     others = sorted(read_loaded_hosts(pipeline) - known)
     fetched = inputs.client.map_concurrently(lambda uri: _fetch_user(inputs, uri), others)
-    yield from in_pages([to_utc_datetimes(user) for _, user in fetched if user is not None])
+    former = [to_utc_datetimes(user) for _, user in fetched if user is not None]
+    yield from valid_pages("users", in_pages(former))
 
 
 def _member_users(inputs: SourceInputs) -> list[Row]:
@@ -97,6 +110,8 @@ def _member_users(inputs: SourceInputs) -> list[Row]:
         lambda: inputs.client.paginate("/organization_memberships", inputs.reach.owner_query()),
     ):
         for membership in page:
+            if not isinstance(membership.get("user"), dict):
+                continue  # the membership itself is quarantined by organization_memberships
             user = dict(membership["user"])
             user.setdefault("current_organization", membership.get("organization"))
             users.append(user)

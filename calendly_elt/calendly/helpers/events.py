@@ -25,6 +25,7 @@ from calendly_elt.calendly.helpers.errors import CalendlyNotFoundError
 from calendly_elt.calendly.helpers.invitee_selection import InviteeSelection
 from calendly_elt.calendly.helpers.known_data import READ_AT, KnownData, read_known_data
 from calendly_elt.calendly.helpers.no_shows import NoShowRecheck, recheck_reach
+from calendly_elt.calendly.helpers.quarantine import as_quarantine, split_valid
 from calendly_elt.calendly.helpers.rows import Row, in_pages, live_row, uuid_of
 from calendly_elt.calendly.helpers.soft_deletes import PendingDeletions
 from calendly_elt.calendly.helpers.windows import RunRequest, Window
@@ -95,8 +96,11 @@ def _read_windows(
     total = cursor.windows_done + len(windows)
     batch_events = 0
     for window in windows:
-        events = _list_window(inputs, window)
-        _queue_vanished_events(inputs, deletions, selection.known, window, events)
+        events, bad = _list_window(inputs, window)
+        listed = {event["uri"] for event in events} | {row["record_key"] for row in bad}
+        _queue_vanished_events(inputs, deletions, selection.known, window, listed)
+        if bad:
+            yield as_quarantine(bad)
         calls = 0
         for page in _pages_with_work(inputs, events, selection):
             calls += len(page.work.event_uris)
@@ -131,11 +135,11 @@ def _checkpoint_due(inputs: SourceInputs, batch_events: int) -> bool:
     return bool(every) and batch_events >= (every or 0)
 
 
-def _list_window(inputs: SourceInputs, window: Window) -> list[Row]:
-    """Every event starting in ``window`` (both statuses)."""
+def _list_window(inputs: SourceInputs, window: Window) -> tuple[list[Row], list[Row]]:
+    """Every event starting in ``window`` (both statuses): the valid ones, the quarantined."""
     query = {**inputs.reach.owner_query(), "sort": "start_time:asc", **window.query()}
     rows = inputs.client.read_all("/scheduled_events", query, what=f"events of {window}")
-    return [live_row(row) for row in rows]
+    return split_valid("scheduled_events", [live_row(row) for row in rows])
 
 
 def _queue_vanished_events(
@@ -143,9 +147,9 @@ def _queue_vanished_events(
     deletions: PendingDeletions,
     known: KnownData,
     window: Window,
-    events: list[Row],
+    listed: set[str],
 ) -> None:
-    vanished = known.vanished_events(window, {event["uri"] for event in events})
+    vanished = known.vanished_events(window, listed)
     if vanished:
         logger.info("%d events vanished from %s; marking them deleted", len(vanished), window)
         moment = inputs.options.now()
@@ -169,12 +173,16 @@ def _report(inputs: SourceInputs, cursor: RunCursor, window: Window, total: int)
     )
 
 
-def read_invitees(inputs: SourceInputs, page: EventPage) -> list[Row]:
+def read_invitees(inputs: SourceInputs, page: Any) -> Iterator[Any]:
     """The ``invitees`` transformer: the invitees of the page's wanted events (concurrent calls).
 
     An invitee missing from a re-read list is queued as deleted; an event that
-    vanished before its invitees were read (404) is skipped.
+    vanished before its invitees were read (404) is skipped; an invitee that
+    breaks the contract is quarantined. Items that are not event pages (the
+    events step's quarantine rows) carry no work.
     """
+    if not isinstance(page, EventPage):
+        return
     rows: list[Row] = []
     deletions = PendingDeletions(dlt.current.source_state())
     for event_uri, fetched in inputs.client.map_concurrently(
@@ -183,9 +191,13 @@ def read_invitees(inputs: SourceInputs, page: EventPage) -> list[Row]:
         if fetched is None:
             continue
         rows.extend(live_row(row) for row in fetched)
-        vanished = page.work.known.vanished_invitees(event_uri, {row["uri"] for row in fetched})
+        listed = {row.get("uri") for row in fetched}
+        vanished = page.work.known.vanished_invitees(event_uri, {u for u in listed if u})
         deletions.add("invitees", vanished, inputs.options.now())
-    return rows
+    valid, bad = split_valid("invitees", rows)
+    yield valid
+    if bad:
+        yield as_quarantine(bad)
 
 
 def _fetch_invitees(inputs: SourceInputs, event_uri: str) -> list[dict[str, Any]] | None:

@@ -35,6 +35,7 @@ import dlt
 
 from calendly_elt.calendly.helpers.checkpoints import SyncState, iso, moment
 from calendly_elt.calendly.helpers.known_data import READ_AT, KnownData, read_known_data
+from calendly_elt.calendly.helpers.quarantine import as_quarantine, split_valid
 from calendly_elt.calendly.helpers.rows import Row, live_row, to_utc_datetimes
 from calendly_elt.calendly.run_options import SourceInputs
 from calendly_elt.calendly.settings import COLUMN_HINTS
@@ -174,7 +175,10 @@ def read_webhook_events(inputs: SourceInputs) -> Iterator[Any]:
     yield [webhook_event_row(delivery) for delivery in deliveries]
     known = read_known_data(dlt.current.pipeline())
     plan = plan_merge(deliveries, known, SyncState(source_state).last_success_at)
-    for table, rows in plan.tables():
+    for table, merged in plan.tables():
+        rows, bad = split_valid(table, merged)
+        if bad:
+            yield as_quarantine(bad)
         hints = dlt.mark.make_hints(
             table_name=table,
             write_disposition="merge",
@@ -183,10 +187,10 @@ def read_webhook_events(inputs: SourceInputs) -> Iterator[Any]:
         )
         yield dlt.mark.with_hints(rows, hints, create_table_variant=True)
     source_state[WATERMARK] = iso(merged_through(deliveries, since))
-    merged = {table: len(rows) for table, rows in plan.tables()}
+    counts = {table: len(merged) for table, merged in plan.tables()}
     logger.info(
         "webhooks: %d deliveries landed since the last merge; merged %s, %d older than the batch",
         len(deliveries),
-        merged or "nothing",
+        counts or "nothing",
         plan.skipped_older,
     )
