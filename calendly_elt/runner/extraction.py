@@ -200,7 +200,7 @@ def merge_landed_webhooks(
 def _extract(pipeline: dlt.Pipeline, source: Any, summary: RunSummary) -> dict[str, Any]:
     """Extract one source selection, load it and apply its soft deletes."""
     with clear_errors("extracting from Calendly"):
-        pipeline.extract(source)
+        pipeline.extract(source, loader_file_format=_file_format(pipeline))
     run = _sync_state(pipeline).run
     summary.packages += _normalize_and_load(pipeline)
     summary.deleted += apply_pending_deletions(pipeline)
@@ -212,6 +212,17 @@ def _normalize_and_load(pipeline: dlt.Pipeline) -> int:
         pipeline.normalize()
         info: LoadInfo | None = pipeline.load()
     return len(info.loads_ids) if info else 0
+
+
+def _file_format(pipeline: dlt.Pipeline) -> Any:
+    """Parquet where the destination loads it natively (DuckDB); dlt's default elsewhere.
+
+    DuckDB executing dlt's ``insert_values`` files took 43% of a backfill's CPU.
+    """
+    destination = pipeline.destination
+    if destination is not None and destination.destination_type.endswith("duckdb"):
+        return "parquet"
+    return None
 
 
 def finish_pending(pipeline: dlt.Pipeline) -> int:
