@@ -47,9 +47,10 @@ def test_demo_as_a_subprocess_loads_builds_and_reports(tmp_path: Path) -> None:
     store = generate_organization(seed=7, size="small")  # what the demo serves
     events, invitees = len(store.events), len(store.invitees)
     done = _cli("demo", cwd=tmp_path)
+    # 38 windows: two years back and a year ahead in 30-day windows, plus the open one beyond
 
     assert done.returncode == 0, done.stderr
-    assert f"backfill done: 37 windows, {events} events, {events} invitee calls" in done.stdout
+    assert f"backfill done: 38 windows, {events} events, {events} invitee calls" in done.stdout
     counts = {
         line.split()[0]: line.split()[1:]
         for line in done.stdout.splitlines()
@@ -58,21 +59,21 @@ def test_demo_as_a_subprocess_loads_builds_and_reports(tmp_path: Path) -> None:
     assert counts["scheduled_events"] == [str(events), "0"]
     assert counts["invitees"] == [str(invitees), "0"]
     assert "Top UTM sources" in done.stdout
-    assert "backfill: window 37/37" in done.stderr
+    assert "backfill: window 38/38" in done.stderr
     assert (tmp_path / "calendly_warehouse.duckdb").exists()
 
     status = _cli("status", cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     assert "last successful run: 2026-01-15 12:00:00 UTC" in status.stdout
-    assert "start times covered: 2024-01-15..2027-01-15" in status.stdout
+    assert "start times covered: 2024-01-15 onwards" in status.stdout
     requests = done.stdout.split(" invitee calls, ")[1].split()[0]  # every request of the run
-    assert f"37 windows, {events} events, {events} invitee calls, {requests} requests" in (
+    assert f"38 windows, {events} events, {events} invitee calls, {requests} requests" in (
         status.stdout
     )
 
     again = _cli("demo", cwd=tmp_path)  # a demo database is rebuilt from scratch
     assert again.returncode == 0, again.stderr
-    assert f"backfill done: 37 windows, {events} events" in again.stdout
+    assert f"backfill done: 38 windows, {events} events" in again.stdout
 
 
 def test_demo_refuses_to_overwrite_a_database_it_did_not_make(tmp_path: Path) -> None:
@@ -115,8 +116,8 @@ def test_run_then_backfill_then_full_refresh_over_http(
 
     assert main(["run", "--duckdb", "org.duckdb", "--skip-models"]) == 0
     out = capsys.readouterr()
-    assert f"backfill done: 37 windows, {events} events" in out.out
-    assert "window 37/37" in out.err
+    assert f"backfill done: 38 windows, {events} events" in out.out
+    assert "window 38/38" in out.err
 
     assert main(["run", "--duckdb", "org.duckdb", "--skip-models"]) == 0
     assert "incremental done: 14 windows" in capsys.readouterr().out
@@ -127,7 +128,7 @@ def test_run_then_backfill_then_full_refresh_over_http(
 
     assert main(["run", "--full-refresh", "--duckdb", "org.duckdb", "--skip-models"]) == 0
     out = capsys.readouterr().out
-    assert f"full_refresh done: 37 windows, {events} events, {events} invitee calls" in out
+    assert f"full_refresh done: 38 windows, {events} events, {events} invitee calls" in out
 
     assert main(["status", "--duckdb", "org.duckdb"]) == 0
     status = capsys.readouterr().out
@@ -296,7 +297,7 @@ def test_a_signal_stops_a_rate_limited_run_at_once_and_a_rerun_finishes(
             timeout=120,
         )
     assert rerun.returncode == 0, rerun.stderr
-    assert f"backfill done: 37 windows, {events} events" in rerun.stdout
+    assert f"backfill done: 38 windows, {events} events" in rerun.stdout
 
 
 @pytest.mark.parametrize(
@@ -405,7 +406,7 @@ def test_status_during_a_run_reports_it_without_opening_the_database(
     assert lines[2].startswith("last successful run: 20") and lines[2].endswith(" UTC")
     assert lines[3].startswith("last run: backfill ")
     assert lines[3].endswith(
-        f", 37 windows, {events} events, {events} invitee calls, {requests} requests"
+        f", 38 windows, {events} events, {events} invitee calls, {requests} requests"
     )
     assert lines[-1] == (
         "row counts: not read while a run is in progress (status again once it ends)"

@@ -73,7 +73,7 @@ def test_backfill_killed_after_a_window_resumes_without_gap_or_duplicate(
     assert summary.kind == "backfill"
     assert seen[0].windows_done == KILL_AFTER_WINDOWS  # resumed at the uncommitted window
     assert seen[0].window.start.isoformat() == crashed["next_start"]
-    assert small_harness.sim.stats["GET /scheduled_events"] == 37 - (KILL_AFTER_WINDOWS - 1)
+    assert small_harness.sim.stats["GET /scheduled_events"] == 38 - (KILL_AFTER_WINDOWS - 1)
     for table in ("scheduled_events", "invitees"):
         _no_duplicates(pipeline, table)
     assert_matches_store(pipeline, small_harness.store)

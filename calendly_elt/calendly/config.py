@@ -81,6 +81,8 @@ class CalendlySettings:
         no_show_rechecks: Ages after a meeting's end at which its invitees are
             re-read for late no-show marks (``helpers/no_shows.py``).
         horizon_days: Days after now that every run reads (future bookings).
+        sweep_every_days: Every this many days a run lists every window from the
+            backfill start, and beyond the horizon (0: never; see ``windows.sweep_due``).
         window_days: Length of one ``min_start_time``/``max_start_time`` window.
         max_concurrency: Invitee calls in flight at once.
         requests_per_minute: Client-side rate limit (500 paid plans, 50 free).
@@ -101,6 +103,7 @@ class CalendlySettings:
     lookback_days: int = settings.DEFAULT_LOOKBACK_DAYS
     no_show_rechecks: tuple[timedelta, ...] = parse_recheck_ages(DEFAULT_NO_SHOW_RECHECKS)
     horizon_days: int = settings.DEFAULT_HORIZON_DAYS
+    sweep_every_days: int = settings.DEFAULT_SWEEP_EVERY_DAYS
     window_days: int = settings.DEFAULT_WINDOW_DAYS
     max_concurrency: int = settings.DEFAULT_MAX_CONCURRENCY
     requests_per_minute: int = settings.DEFAULT_REQUESTS_PER_MINUTE
@@ -121,6 +124,7 @@ class CalendlySettings:
 
 _INT_KEYS = (
     "lookback_days",
+    "sweep_every_days",
     "horizon_days",
     "window_days",
     "max_concurrency",
@@ -129,6 +133,7 @@ _INT_KEYS = (
 )
 _MINIMUM = {
     "lookback_days": 0,
+    "sweep_every_days": 0,
     "horizon_days": 0,
     "window_days": 1,
     "max_concurrency": 1,
@@ -138,6 +143,7 @@ _MINIMUM = {
 _DAYS_MAXIMUM = 36_500  # a century: beyond it dates overflow, and no Calendly data is that old
 _MAXIMUM = {
     "lookback_days": _DAYS_MAXIMUM,
+    "sweep_every_days": _DAYS_MAXIMUM,
     "horizon_days": _DAYS_MAXIMUM,
     "window_days": _DAYS_MAXIMUM,
     "max_concurrency": 64,

@@ -31,6 +31,9 @@ DEFAULT_DUCKDB_FILE = "calendly_warehouse.duckdb"
 
 DEFAULT_LOOKBACK_DAYS = 30
 DEFAULT_HORIZON_DAYS = 365
+# a sweep (every window listed, invitees only where changed) once a week: ~1 request
+# per 100 events, finds deletions and changes older than the lookback
+DEFAULT_SWEEP_EVERY_DAYS = 7
 DEFAULT_WINDOW_DAYS = 30
 DEFAULT_BACKFILL_YEARS = 2
 DEFAULT_MAX_CONCURRENCY = 8

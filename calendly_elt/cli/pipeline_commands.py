@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from calendly_elt.calendly.config import parse_start_date, resolve_settings
+from calendly_elt.calendly.helpers.windows import FAR_FUTURE
 from calendly_elt.cli.main import app
 from calendly_elt.cli.options import (
     DestinationOption,
@@ -150,7 +151,7 @@ def _print_status(report: StatusReport) -> None:
             f"{last['windows']} windows, {last['events']} events, "
             f"{last['invitee_calls']} invitee calls, {last['requests']} requests"
         )
-    covered = ", ".join(f"{start:%Y-%m-%d}..{end:%Y-%m-%d}" for start, end in report.covered)
+    covered = ", ".join(_covered_range(start, end) for start, end in report.covered)
     typer.echo(f"start times covered: {covered or 'none'}")
     run = report.run_in_progress
     if run and live:
@@ -169,6 +170,11 @@ def _print_status(report: StatusReport) -> None:
         typer.echo("row counts: not read while a run is in progress (status again once it ends)")
     else:
         print_counts(report.row_counts)
+
+
+def _covered_range(start: datetime, end: datetime) -> str:
+    """``2024-01-15..2025-01-15``, or ``2024-01-15 onwards`` when read past the horizon."""
+    return f"{start:%Y-%m-%d} onwards" if end >= FAR_FUTURE else f"{start:%Y-%m-%d}..{end:%Y-%m-%d}"
 
 
 def _describe_live_run(holder: LockHolder) -> str:

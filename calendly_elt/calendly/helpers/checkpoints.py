@@ -19,6 +19,7 @@ from typing import Any
 import dlt
 
 from calendly_elt.calendly.helpers.windows import (
+    FAR_FUTURE,
     RunRequest,
     Window,
     horizon_end,
@@ -61,6 +62,7 @@ class RunCursor:
         range_end: First start time it does not read.
         next_start: Start of the first window not yet committed (the checkpoint).
         refetch_all: Re-fetch every event's invitees (full refresh, backfill --since).
+        beyond_horizon: The run also reads one open window from the horizon on.
         windows_done: Windows committed so far.
         events: Events read so far.
         invitee_calls: Events whose invitees were fetched so far.
@@ -75,10 +77,23 @@ class RunCursor:
     windows_done: int = 0
     events: int = 0
     invitee_calls: int = 0
+    beyond_horizon: bool = False
 
     def remaining_windows(self, window_days: int) -> list[Window]:
-        """The windows still to read, from the checkpoint to the end of the range."""
-        return split_windows(self.next_start, self.range_end, window_days)
+        """The windows still to read, from the checkpoint to the end of the range.
+
+        With ``beyond_horizon``, the last is one open window from the horizon on.
+        """
+        windows = split_windows(self.next_start, self.range_end, window_days)
+        if self.beyond_horizon and self.next_start <= self.range_end:
+            windows.append(Window(max(self.next_start, self.range_end), FAR_FUTURE))
+        return windows
+
+    @property
+    def done(self) -> bool:
+        """Whether every window of the run has been read."""
+        end = FAR_FUTURE if self.beyond_horizon else self.range_end
+        return self.next_start >= end
 
     def to_state(self) -> dict[str, Any]:
         """JSON-safe form for dlt state."""
@@ -111,6 +126,11 @@ class SyncState:
     def last_success_at(self) -> datetime | None:
         """The "now" of the last run that read its whole range."""
         return moment(self._state.get("last_success_at"))
+
+    @property
+    def last_sweep_at(self) -> datetime | None:
+        """The "now" of the last run that listed every window (backfill, sweep, full refresh)."""
+        return moment(self._state.get("last_sweep_at"))
 
     @property
     def run(self) -> RunCursor | None:
@@ -176,12 +196,15 @@ class SyncState:
             self.save_run(resumed)
             return resumed
         plan = plan_run(
-            request, backfill_start=self.backfill_start, last_success_at=self.last_success_at
+            request,
+            backfill_start=self.backfill_start,
+            last_success_at=self.last_success_at,
+            last_sweep_at=self.last_sweep_at,
         )
         self._state["backfill_start"] = iso(plan.backfill_start)
         cursor = RunCursor(
             plan.kind, request.now, plan.range_start, plan.range_end, plan.range_start,
-            plan.refetch_all,
+            plan.refetch_all, beyond_horizon=plan.beyond_horizon,
         )  # fmt: skip
         self.save_run(cursor)
         return cursor
@@ -199,6 +222,8 @@ class SyncState:
     def finish_run(self, cursor: RunCursor, requests: int, finished_at: datetime) -> None:
         """Mark the run successful and append it to the history."""
         self._state["last_success_at"] = iso(cursor.started_at)
+        if cursor.beyond_horizon:  # it listed every window
+            self._state["last_sweep_at"] = iso(cursor.started_at)
         summary = {
             "kind": cursor.kind,
             "started_at": iso(cursor.started_at),

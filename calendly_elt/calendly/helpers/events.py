@@ -82,6 +82,7 @@ def _run_request(inputs: SourceInputs) -> RunRequest:
         full_refresh=options.full_refresh,
         since=options.since,
         recheck_reach=recheck_reach(settings.no_show_rechecks),
+        sweep_every_days=settings.sweep_every_days,
     )
 
 
@@ -108,7 +109,7 @@ def _read_windows(
         state.complete_window(cursor, window, len(events), calls)
         _report(inputs, cursor, window, total)
         batch_events += len(events)
-        if _checkpoint_due(inputs, batch_events) and cursor.next_start < cursor.range_end:
+        if _checkpoint_due(inputs, batch_events) and not cursor.done:
             logger.info("checkpoint after %s (%d events)", window, batch_events)
             return
     state.finish_run(cursor, inputs.client.request_count, inputs.options.now())

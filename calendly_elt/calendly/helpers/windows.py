@@ -10,7 +10,12 @@ half-open windows ``[start, end)`` of ``window_days``:
 - later runs: (last successful run - ``lookback_days``) to now + ``horizon_days``,
   reaching further back where a no-show recheck may be due (``no_shows.py``);
 - ``--full-refresh``: from the backfill start to now + ``horizon_days``;
-- ``backfill --since DATE``: from DATE to now + ``horizon_days``.
+- ``backfill --since DATE``: from DATE to now + ``horizon_days``;
+- every ``sweep_every_days`` (7), a sweep: from the backfill start, like a
+  full refresh but reading invitees only where needed (:func:`sweep_due`).
+
+Backfills, sweeps and full refreshes also read one open window from the
+horizon on (bookings made more than ``horizon_days`` ahead).
 
 :func:`plan_run` decides a new run's kind and range from what the caller asked
 (:class:`RunRequest`) and what the dataset has seen (backfill start, last
@@ -25,6 +30,9 @@ from datetime import UTC, datetime, timedelta
 from calendly_elt.calendly.settings import DEFAULT_BACKFILL_YEARS
 from calendly_elt.errors import ConfigError
 
+# the end of the open window beyond the horizon that backfills and sweeps read
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
 
 @dataclass(frozen=True, order=True)
 class Window:
@@ -35,6 +43,8 @@ class Window:
 
     def query(self) -> dict[str, str]:
         """The ``/scheduled_events`` query parameters selecting this window."""
+        if self.end >= FAR_FUTURE:  # everything from start on
+            return {"min_start_time": api_timestamp(self.start)}
         return {
             "min_start_time": api_timestamp(self.start),
             "max_start_time": api_timestamp(self.end),
@@ -45,7 +55,8 @@ class Window:
         return self.start <= moment < self.end
 
     def __str__(self) -> str:
-        return f"[{api_timestamp(self.start)}, {api_timestamp(self.end)})"
+        end = "..." if self.end >= FAR_FUTURE else api_timestamp(self.end)
+        return f"[{api_timestamp(self.start)}, {end})"
 
 
 def api_timestamp(moment: datetime) -> str:
@@ -122,6 +133,7 @@ class RunRequest:
     full_refresh: bool = False
     since: datetime | None = None
     recheck_reach: timedelta = timedelta(0)
+    sweep_every_days: int = 0
 
 
 @dataclass(frozen=True)
@@ -129,11 +141,14 @@ class RunPlan:
     """A new run's kind and range of start times.
 
     Attributes:
-        kind: ``backfill`` (first run), ``incremental``, ``full_refresh`` or ``since``.
+        kind: ``backfill`` (first run), ``incremental``, ``sweep``, ``full_refresh``
+            or ``since``.
         range_start: First start time the run reads.
-        range_end: First start time it does not read.
+        range_end: The horizon: first start time of the range's last ordinary window.
         refetch_all: Re-fetch every event's invitees (full refresh, ``--since``).
         backfill_start: The dataset's backfill start after this run.
+        beyond_horizon: Also read everything starting after the horizon, in one
+            open window (backfills, sweeps, full refreshes).
     """
 
     kind: str
@@ -141,10 +156,15 @@ class RunPlan:
     range_end: datetime
     refetch_all: bool
     backfill_start: datetime
+    beyond_horizon: bool = False
 
 
 def plan_run(
-    request: RunRequest, *, backfill_start: datetime | None, last_success_at: datetime | None
+    request: RunRequest,
+    *,
+    backfill_start: datetime | None,
+    last_success_at: datetime | None,
+    last_sweep_at: datetime | None = None,
 ) -> RunPlan:
     """Plan a new run (see the module docstring for the ranges).
 
@@ -152,25 +172,39 @@ def plan_run(
         request: What the caller asked for.
         backfill_start: The earliest start time any earlier run was asked to read.
         last_success_at: The "now" of the last run that read its whole range.
+        last_sweep_at: The "now" of the last run that listed every window
+            (backfill, sweep, full refresh).
 
     Raises:
         ConfigError: A first backfill would start beyond the horizon.
     """
     end = horizon_end(request.now, request.horizon_days)
     first = backfill_start or request.start_date or default_backfill_start(request.now)
-    kind, start, refetch_all = "incremental", first, False
     if request.since is not None:
-        kind, start, refetch_all = "since", request.since, True
-        first = min(first, request.since)
-    elif request.full_refresh:
-        kind, refetch_all = "full_refresh", True
-    elif last_success_at is None:
-        kind = "backfill"
+        since = request.since
+        return RunPlan("since", since, max(since, end), True, min(first, since))
+    if request.full_refresh:
+        return RunPlan("full_refresh", first, max(first, end), True, first, True)
+    if last_success_at is None:
         _require_start_before(first, end)
-    else:
-        lookback = incremental_start(last_success_at, request.lookback_days)
-        start = max(first, min(lookback, last_success_at - request.recheck_reach))
-    return RunPlan(kind, start, max(start, end), refetch_all, first)
+        return RunPlan("backfill", first, end, False, first, True)
+    if sweep_due(request, last_sweep_at or last_success_at):
+        return RunPlan("sweep", first, max(first, end), False, first, True)
+    lookback = incremental_start(last_success_at, request.lookback_days)
+    start = max(first, min(lookback, last_success_at - request.recheck_reach))
+    return RunPlan("incremental", start, max(start, end), False, first)
+
+
+def sweep_due(request: RunRequest, last_sweep_at: datetime) -> bool:
+    """Whether this run lists every window again (every ``sweep_every_days``; 0: never).
+
+    A sweep finds what windows re-read by start time cannot: deletions and
+    changes of meetings older than the lookback, and bookings beyond the
+    horizon. Event lists are cheap (100 a request); invitees are read only
+    where the fingerprint changed or a no-show recheck is due.
+    """
+    every = request.sweep_every_days
+    return every > 0 and request.now - last_sweep_at >= timedelta(days=every)
 
 
 def _require_start_before(start: datetime, end: datetime) -> None:
