@@ -23,6 +23,25 @@ def _with_uuid(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+SMALL_LISTS = ("event_types", "organization_memberships", "groups", "routing_forms")
+
+
+def _events_and_invitees(organization: str, since: str) -> list[dict[str, Any]]:
+    """``events`` with its incremental on ``start_time``; ``invitees`` depending on it."""
+    incremental = {"type": "incremental", "cursor_path": "start_time", "initial_value": since}
+    events_endpoint = {
+        "path": "scheduled_events",
+        "params": {"organization": organization, "min_start_time": incremental},
+    }
+    return [
+        {"name": "events", "endpoint": events_endpoint, "processing_steps": [{"map": _with_uuid}]},
+        {
+            "name": "invitees",
+            "endpoint": {"path": "scheduled_events/{resources.events.uuid}/invitees"},
+        },
+    ]
+
+
 def baseline_config(base_url: str, token: str, organization: str, since: str) -> dict[str, Any]:
     """The ``RESTAPIConfig`` of the baseline.
 
@@ -35,46 +54,19 @@ def baseline_config(base_url: str, token: str, organization: str, since: str) ->
     Returns:
         The configuration dict ``rest_api_source`` takes.
     """
-    by_org = {"organization": organization}
+    small_lists = [
+        {"name": name, "endpoint": {"path": name, "params": {"organization": organization}}}
+        for name in SMALL_LISTS
+    ]
+    endpoint = {"data_selector": "collection", "paginator": JSON_LINK, "params": {"count": 100}}
     return {
         "client": {"base_url": base_url, "auth": {"type": "bearer", "token": token}},
         "resource_defaults": {
             "primary_key": "uri",
             "write_disposition": "merge",
-            "endpoint": {
-                "data_selector": "collection",
-                "paginator": JSON_LINK,
-                "params": {"count": 100},
-            },
+            "endpoint": endpoint,
         },
-        "resources": [
-            {
-                "name": "events",
-                "endpoint": {
-                    "path": "scheduled_events",
-                    "params": {
-                        **by_org,
-                        "min_start_time": {
-                            "type": "incremental",
-                            "cursor_path": "start_time",
-                            "initial_value": since,
-                        },
-                    },
-                },
-                "processing_steps": [{"map": _with_uuid}],
-            },
-            {
-                "name": "invitees",
-                "endpoint": {"path": "scheduled_events/{resources.events.uuid}/invitees"},
-            },
-            {"name": "event_types", "endpoint": {"path": "event_types", "params": by_org}},
-            {
-                "name": "organization_memberships",
-                "endpoint": {"path": "organization_memberships", "params": by_org},
-            },
-            {"name": "groups", "endpoint": {"path": "groups", "params": by_org}},
-            {"name": "routing_forms", "endpoint": {"path": "routing_forms", "params": by_org}},
-        ],
+        "resources": _events_and_invitees(organization, since) + small_lists,
     }
 
 

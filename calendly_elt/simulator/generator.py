@@ -343,10 +343,8 @@ def _plan_fate(planner: _Planner, story: _Story, last_change: datetime, start: d
     if start < now and rng.random() < 0.09:
         marked_at = start + timedelta(minutes=30) + mark_delay(rng)  # after now: queued
         planner.add(marked_at, "no_show", story)
-        if marked_at <= now and rng.random() < 0.1:
-            unmarked_at = planner.jitter(marked_at, 24)
-            if unmarked_at <= now:
-                planner.add(unmarked_at, "unmark", story)
+        if marked_at <= now and rng.random() < 0.1:  # an unmark after now is dropped
+            planner.add(planner.jitter(marked_at, 24), "unmark", story)
 
 
 def _cancel_moment(rng: random.Random, after: datetime, start: datetime) -> datetime | None:
@@ -514,11 +512,10 @@ _RUNNERS: dict[str, Callable[[Store, _Story, Any], None]] = {
 
 
 def _replay(store: Store, steps: list[Step], now: datetime) -> None:
-    """Run the steps in time order; no-show marks due after ``now`` wait in the store."""
     heapq.heapify(steps)
     while steps:
         moment, _, kind, story, arg = heapq.heappop(steps)
-        if moment > now:
+        if moment > now:  # a no-show mark made after now waits in the store
             if kind == "no_show" and story.invitee is not None:
                 queue_mark(store, moment, story.invitee)
             continue
