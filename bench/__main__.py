@@ -1,4 +1,8 @@
-"""``python -m bench``: run every benchmark module in turn (each records its own figures)."""
+"""``python -m bench``: run every benchmark module in turn (each records its own figures).
+
+``python -m bench compare [...]`` runs the side-by-side comparison instead
+(``bench/compare.py``; ``--help`` lists its options).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,12 @@ from pathlib import Path
 BENCHMARKS = ["bench.sim_generation", "bench.models", "bench.extraction"]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["compare"]:
+        from bench.compare import main as compare
+
+        return compare(argv[1:])
     root = Path(__file__).resolve().parent.parent
     failed = 0
     for module in BENCHMARKS:

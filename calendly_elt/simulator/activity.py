@@ -6,6 +6,13 @@ and host cancellations, reschedules, no-show marks on meetings that just
 happened and the odd unmark - runs them through ``mutations`` in time order,
 and leaves the clock one day later. Volumes scale with the organization: about
 1-2 % of its events are touched in a day.
+
+No-show marks come late (``lateness``): each of the day's meetings that gets a
+mark has it queued in the store with a seeded delay (most within a day, a
+tail to four weeks), and the day makes every queued mark that falls due in
+it. A few cancellations and reschedules hit meetings far ahead (beyond 30
+days, some beyond 365). The returned summary (``day_report``) lists every
+change, with the marks by lateness.
 """
 
 from __future__ import annotations
@@ -13,11 +20,16 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from calendly_elt.simulator import mutations
+from calendly_elt.simulator.day_report import (
+    BEYOND_HORIZON,
+    ActivitySummary,
+    DayChange,
+    how_far_ahead,
+)
 from calendly_elt.simulator.generator import (
     CAMPAIGNS,
     CANCEL_REASONS_HOST,
@@ -27,31 +39,19 @@ from calendly_elt.simulator.generator import (
     TIMEZONES,
     UNTRACKED_SHARE,
 )
+from calendly_elt.simulator.lateness import (
+    DAY,
+    bucket_of_mark,
+    due_marks,
+    mark_delay,
+    queue_mark,
+)
 from calendly_elt.simulator.store import SimulatorError, Store, format_ts, parse_ts, uuid_of
 
 logger = logging.getLogger(__name__)
 
-DAY = timedelta(days=1)
 BOOKINGS_PER_EVENT_PER_DAY = 0.006  # medium (20k events): ~120 new bookings a day
-
-
-@dataclass
-class ActivitySummary:
-    """How many of each change one simulated day made."""
-
-    bookings: int = 0
-    far_future_bookings: int = 0
-    group_joins: int = 0
-    invitee_cancels: int = 0
-    host_cancels: int = 0
-    reschedules: int = 0
-    no_shows_marked: int = 0
-    no_shows_unmarked: int = 0
-    touched_events: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        """The counts by kind."""
-        return asdict(self)
+MARK_SHARE = 0.09  # of active invitees of a meeting that happened
 
 
 Action = tuple[datetime, int, str, str]  # (moment, seq, kind, target uuid or "")
@@ -71,11 +71,11 @@ class _DayPlanner:
         self.actions.append((moment, len(self.actions), kind, target))
 
 
-def _future_active_invitees(store: Store, start: datetime) -> list[str]:
-    """Active invitees of meetings after the whole day (safe to cancel or reschedule)."""
+def _future_active_invitees(store: Store, start: datetime) -> list[tuple[str, str]]:
+    """(start time, uuid) of active invitees of meetings after the whole day (safe to change)."""
     lower = format_ts(start + DAY + timedelta(hours=1))
     return [
-        uuid_of(invitee["uri"])
+        (event["start_time"], uuid_of(invitee["uri"]))
         for event in store.events_between(lower, None)
         if event["status"] == "active"
         for invitee in store.invitees_of(uuid_of(event["uri"]))
@@ -90,26 +90,31 @@ def _plan(store: Store, rng: random.Random, start: datetime, bookings: int) -> l
     for _ in range(max(1, bookings // 20)):
         planner.at_random_time("join")
     future = _future_active_invitees(store, start)
-    picks = rng.sample(future, k=min(len(future), round(bookings * 0.3) + 3))
+    picks = [u for _, u in rng.sample(future, k=min(len(future), round(bookings * 0.3) + 3))]
+    far = [u for s, u in future if s > format_ts(start + 30 * DAY)]
+    picks += rng.sample(far, k=min(len(far), 2 + bookings // 40))
     for index, invitee_uuid in enumerate(picks):
         kind = ("cancel_invitee", "reschedule", "reschedule", "cancel_host")[index % 4]
         planner.at_random_time(kind, invitee_uuid)
+    for _ in range(1 + bookings // 60):  # targets chosen late: the day's own far bookings count
+        planner.at_random_time("change_beyond_horizon", earliest=start + DAY / 2)
     _plan_no_shows(planner, store, rng, start)
     return sorted(planner.actions)
 
 
 def _plan_no_shows(planner: _DayPlanner, store: Store, rng: random.Random, start: datetime) -> None:
-    """Marks on meetings that just happened; an unmark of a few recent marks."""
-    window = store.events_between(
-        format_ts(start - DAY), format_ts(start + DAY - timedelta(hours=1))
-    )
-    for event in window:
+    """Queue late marks for the day's meetings, make the queued ones due; a few unmarks."""
+    for event in store.events_between(format_ts(start), format_ts(start + DAY)):
+        started = parse_ts(event["start_time"])
+        if started >= start + DAY:
+            continue
         for invitee in store.invitees_of(uuid_of(event["uri"])):
-            if invitee["status"] == "active" and invitee["no_show"] is None and rng.random() < 0.09:
-                started = parse_ts(event["start_time"])
-                planner.at_random_time(
-                    "mark", uuid_of(invitee["uri"]), started + timedelta(minutes=30)
-                )
+            unmarked = invitee["status"] == "active" and invitee["no_show"] is None
+            if unmarked and rng.random() < MARK_SHARE:
+                due = started + timedelta(minutes=30) + mark_delay(rng)
+                queue_mark(store, due, uuid_of(invitee["uri"]))
+    for due, invitee_uuid in due_marks(store, start + DAY):
+        planner.actions.append((max(due, start), len(planner.actions), "mark", invitee_uuid))
     recent = format_ts(start - 2 * DAY)
     for no_show_uuid, no_show in sorted(store.no_shows.items()):
         if no_show["created_at"] >= recent and rng.random() < 0.1:
@@ -166,7 +171,7 @@ class _DayRunner:
         )  # fmt: skip
         self.summary.bookings += 1
         self.summary.far_future_bookings += far
-        self.touched.add(uuid_of(invitee["event"]))
+        self._changed("book", invitee)
 
     def join(self, _: str) -> None:
         """Join an open future group event, or open a new one."""
@@ -191,38 +196,66 @@ class _DayRunner:
             tracking=_tracking(self.rng), event_uuid=event_uuid,
         )  # fmt: skip
         self.summary.group_joins += 1
-        self.touched.add(uuid_of(invitee["event"]))
+        self._changed("join", invitee)
+
+    def _changed(self, kind: str, invitee: dict[str, Any], **details: Any) -> None:
+        event_uuid = uuid_of(invitee["event"])
+        self.summary.record(DayChange(kind, event_uuid, uuid_of(invitee["uri"]), **details))
+        self.touched.add(event_uuid)
+
+    def _ahead(self, invitee_uuid: str) -> str:
+        event = self.store.events[uuid_of(self.store.invitees[invitee_uuid]["event"])]
+        return how_far_ahead(self.store.clock.now(), parse_ts(event["start_time"]))
 
     def cancel_invitee(self, invitee_uuid: str) -> None:
+        ahead = self._ahead(invitee_uuid)
         invitee = mutations.cancel_invitee(
             self.store, invitee_uuid, reason=self.rng.choice(CANCEL_REASONS_INVITEE)
         )
         self.summary.invitee_cancels += 1
-        self.touched.add(uuid_of(invitee["event"]))
+        self._changed("cancel_invitee", invitee, ahead=ahead)
 
     def cancel_host(self, invitee_uuid: str) -> None:
-        event_uuid = uuid_of(self.store.invitees[invitee_uuid]["event"])
-        mutations.cancel_event(self.store, event_uuid, reason=self.rng.choice(CANCEL_REASONS_HOST))
+        ahead, invitee = self._ahead(invitee_uuid), self.store.invitees[invitee_uuid]
+        mutations.cancel_event(self.store, uuid_of(invitee["event"]),
+                               reason=self.rng.choice(CANCEL_REASONS_HOST))  # fmt: skip
         self.summary.host_cancels += 1
-        self.touched.add(event_uuid)
+        self._changed("cancel_host", {"event": invitee["event"], "uri": ""}, ahead=ahead)
 
     def reschedule(self, invitee_uuid: str) -> None:
-        old_event = uuid_of(self.store.invitees[invitee_uuid]["event"])
+        ahead = self._ahead(invitee_uuid)
         new = mutations.reschedule(self.store, invitee_uuid,
                                    new_start_time=self._start_time(False))  # fmt: skip
         self.summary.reschedules += 1
-        self.touched.update((old_event, uuid_of(new["event"])))
+        self.touched.add(uuid_of(new["event"]))
+        self._changed("reschedule", self.store.invitees[invitee_uuid], ahead=ahead,
+                      new_event_uuid=uuid_of(new["event"]))  # fmt: skip
+
+    def change_beyond_horizon(self, _: str) -> None:
+        """Cancel or reschedule a meeting booked more than 365 days ahead, if there is one."""
+        lower = format_ts(self.store.clock.now() + BEYOND_HORIZON)
+        candidates = [
+            uuid_of(invitee["uri"])
+            for event in self.store.events_between(lower, None)
+            if event["status"] == "active"
+            for invitee in self.store.invitees_of(uuid_of(event["uri"]))
+            if invitee["status"] == "active"
+        ]
+        if candidates:
+            target = self.rng.choice(candidates)
+            (self.cancel_invitee if self.rng.random() < 0.5 else self.reschedule)(target)
 
     def mark(self, invitee_uuid: str) -> None:
         mutations.mark_no_show(self.store, invitee_uuid)
         self.summary.no_shows_marked += 1
-        self.touched.add(uuid_of(self.store.invitees[invitee_uuid]["event"]))
+        invitee = self.store.invitees[invitee_uuid]
+        self._changed("mark", invitee, lateness=bucket_of_mark(self.store, invitee))
 
     def unmark(self, no_show_uuid: str) -> None:
-        invitee_uri = self.store.no_shows[no_show_uuid]["invitee"]
+        invitee_uuid = uuid_of(self.store.no_shows[no_show_uuid]["invitee"])
         mutations.unmark_no_show(self.store, no_show_uuid)
         self.summary.no_shows_unmarked += 1
-        self.touched.add(invitee_uri.split("/invitees/")[0].rsplit("/", 1)[1])
+        self._changed("unmark", self.store.invitees[invitee_uuid])
 
     def run(self, kind: str, target: str) -> None:
         action: Callable[[str], None] = getattr(self, kind)
@@ -259,5 +292,6 @@ def simulate_day(store: Store, seed: int, *, bookings: int | None = None) -> Act
             runner.run(kind, target)
         store.clock.set(start + DAY)
     runner.summary.touched_events = len(runner.touched)
+    runner.summary.pending_marks = len(store.pending_marks)
     logger.info("simulated a day: %s", runner.summary.as_dict())
     return runner.summary

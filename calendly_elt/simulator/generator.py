@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from calendly_elt.simulator import mutations
+from calendly_elt.simulator.lateness import mark_delay, queue_mark
 from calendly_elt.simulator.store import (
     API_BASE,
     Resource,
@@ -340,13 +341,10 @@ def _plan_fate(planner: _Planner, story: _Story, last_change: datetime, start: d
             planner.add(cancel_at, kind, story)
             return
     if start < now and rng.random() < 0.09:
-        marked_at = planner.jitter(start + timedelta(minutes=30), 48)
-        if marked_at <= now:
-            planner.add(marked_at, "no_show", story)
-            if rng.random() < 0.1:
-                unmarked_at = planner.jitter(marked_at, 24)
-                if unmarked_at <= now:
-                    planner.add(unmarked_at, "unmark", story)
+        marked_at = start + timedelta(minutes=30) + mark_delay(rng)  # after now: queued
+        planner.add(marked_at, "no_show", story)
+        if marked_at <= now and rng.random() < 0.1:  # an unmark after now is dropped
+            planner.add(planner.jitter(marked_at, 24), "unmark", story)
 
 
 def _cancel_moment(rng: random.Random, after: datetime, start: datetime) -> datetime | None:
@@ -404,9 +402,7 @@ def _plan_fate_in_group(
             planner.add(cancel_at, "cancel_invitee", story)
             return
     if start < now and rng.random() < 0.12:
-        marked_at = planner.jitter(start + timedelta(hours=1), 24)
-        if marked_at <= now:
-            planner.add(marked_at, "no_show", story)
+        planner.add(start + timedelta(hours=1) + mark_delay(rng), "no_show", story)
 
 
 # ---- replaying -------------------------------------------------------------------
@@ -515,10 +511,14 @@ _RUNNERS: dict[str, Callable[[Store, _Story, Any], None]] = {
 }
 
 
-def _replay(store: Store, steps: list[Step]) -> None:
+def _replay(store: Store, steps: list[Step], now: datetime) -> None:
     heapq.heapify(steps)
     while steps:
         moment, _, kind, story, arg = heapq.heappop(steps)
+        if moment > now:  # a no-show mark made after now waits in the store
+            if kind == "no_show" and story.invitee is not None:
+                queue_mark(store, moment, story.invitee)
+            continue
         store.clock.set(moment)
         _RUNNERS[kind](store, story, arg)
 
@@ -762,7 +762,7 @@ def generate_organization(seed: int = 7, size: str = "small", now: datetime | No
     try:
         _plan_events(planner, shape, plans, forms)
         with store.bulk_loading():
-            _replay(store, planner.steps)
+            _replay(store, planner.steps, now)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -798,6 +798,7 @@ def dump_store(store: Store) -> str:
         "events": store.events,
         "invitees": store.invitees,
         "no_shows": store.no_shows,
+        "pending_marks": store.pending_marks,
         "routing_forms": store.routing_forms,
         "routing_form_submissions": store.routing_form_submissions,
         "tokens": [store.admin_token, store.member_token],

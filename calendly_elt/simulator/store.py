@@ -158,6 +158,8 @@ class Store:
     group_members: dict[str, list[str]] = field(default_factory=dict)
     # no-show uuid by invitee uuid (a marked invitee has exactly one)
     no_show_of_invitee: dict[str, str] = field(default_factory=dict)
+    # no-show marks hosts will make later: a heap of (due ts, seq, invitee uuid), see lateness.py
+    pending_marks: list[tuple[str, int, str]] = field(default_factory=list)
     _bulk_loading: bool = False
 
     def new_uuid(self) -> str:

@@ -1,0 +1,88 @@
+"""Smoke test of the side-by-side benchmark: ``python -m bench compare`` on ``tiny``.
+
+No timing thresholds: every figure must be present and plausible.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+INVITEES = "GET /scheduled_events/{uuid}/invitees"
+KINDS, SIDES = ("full", "incremental"), ("ours", "baseline")
+
+
+@pytest.fixture(scope="module")
+def comparison(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    folder = tmp_path_factory.mktemp("compare")
+    command = [
+        sys.executable, "-m", "bench", "compare", "--size", "tiny",
+        "--latency-ms", "1", "--jitter-ms", "1", "--baseline-budget", "600",
+        "--results-dir", str(folder / "results"), "--table", str(folder / "COMPARISON.md"),
+    ]  # fmt: skip
+    subprocess.run(command, cwd=ROOT, check=True, timeout=900)
+    result = json.loads((folder / "results" / "compare_tiny.json").read_text(encoding="utf-8"))
+    return result, (folder / "COMPARISON.md").read_text(encoding="utf-8")
+
+
+def test_every_run_finished_with_positive_counts(comparison) -> None:
+    result, _ = comparison
+    for kind in KINDS:
+        for side in SIDES:
+            run = result["runs"][kind][side]
+            assert run["finished"] is True, (kind, side, run.get("note"))
+            assert run["wall_seconds"] > 0 and run["cpu_seconds"] > 0 and run["peak_rss_mb"] > 0
+            assert run["requests"] == sum(run["requests_by_route"].values()) > 0
+            assert run["responses_429"] == 0  # 6,000/min is far above what tiny needs
+            assert run["n_min"] > 0 and run["floor_seconds"] > 0
+            assert 0 < run["efficiency"] <= 1.5
+            assert run["time_split"]["extract"] > 0 and run["time_split"]["load"] > 0
+            assert run["rows"]["invitees"] > 0
+            assert {"load_avg_before", "load_avg_after"} <= run.keys()
+    assert result["runs"]["full"]["ours"]["time_split"]["models"] > 0
+
+
+def test_full_loads_read_every_event_and_agree_with_the_store(comparison) -> None:
+    result, _ = comparison
+    events = result["organization"]["events"]
+    for side in SIDES:
+        full = result["runs"]["full"][side]
+        assert full["requests_by_route"][INVITEES] == events
+        assert full["agreement"] == {"events": 1.0, "invitees": 1.0}
+    ours = result["runs"]["full"]["ours"]
+    assert ours["requests"] >= ours["n_min"]
+    assert ours["rows"]["scheduled_events"] == result["runs"]["full"]["baseline"]["rows"]["events"]
+    assert ours["client_requests"] == ours["requests"]
+
+
+def test_captured_shares_are_shares_of_the_days_changes(comparison) -> None:
+    result, _ = comparison
+    day = result["day"]
+    changes = (
+        day["bookings"] + day["group_joins"] + day["invitee_cancels"] + day["host_cancels"]
+        + day["reschedules"] + day["no_shows_marked"] + day["no_shows_unmarked"]
+    )  # fmt: skip
+    for side in SIDES:
+        captured = result["runs"]["incremental"][side]["captured"]
+        assert captured["all"]["changes"] == changes > 0
+        for entry in captured.values():
+            assert 0 <= entry["captured"] <= entry["changes"]
+            assert 0.0 <= entry["share"] <= 1.0
+    ours = result["runs"]["incremental"]["ours"]
+    assert ours["requests"] < result["runs"]["full"]["ours"]["requests"]
+
+
+def test_the_table_shows_every_figure(comparison) -> None:
+    result, table = comparison
+    assert f"## tiny ({result['organization']['events']:,} events" in table
+    for label in ("wall s", "requests", "429 responses", "N_min", "floor s", "efficiency",
+                  "peak RSS MB", "CPU s", "extract s", "normalize s", "load s", "models s",
+                  "day's changes captured", "no-shows marked 1-7 d late"):  # fmt: skip
+        assert f"| {label} |" in table or f"| - {label} |" in table, label
+    assert "| finished | yes | yes | yes | yes |" in table
