@@ -86,6 +86,8 @@ class CalendlySettings:
         token_store_path: Where OAuth tokens are persisted (0600).
         checkpoint_events: A load package (checkpoint) is committed after the
             window in which this many events accumulated; 1 commits every window.
+        checkpoint_seconds: A checkpoint is also committed after the window
+            that ends this many seconds after the last one (slow plans).
     """
 
     base_url: str = settings.DEFAULT_BASE_URL
@@ -101,6 +103,7 @@ class CalendlySettings:
     requests_per_minute: int = settings.DEFAULT_REQUESTS_PER_MINUTE
     token_store_path: Path = Path(DEFAULT_TOKEN_STORE_PATH)
     checkpoint_events: int = settings.DEFAULT_CHECKPOINT_EVENTS
+    checkpoint_seconds: int = 60
     access_token: str | None = field(default=None, repr=False)
     client_id: str | None = field(default=None, repr=False)
     client_secret: str | None = field(default=None, repr=False)
@@ -119,6 +122,7 @@ _INT_KEYS = (
     "max_concurrency",
     "requests_per_minute",
     "checkpoint_events",
+    "checkpoint_seconds",
 )
 _MINIMUM = {
     "lookback_days": 0,
@@ -127,6 +131,7 @@ _MINIMUM = {
     "max_concurrency": 1,
     "requests_per_minute": 1,
     "checkpoint_events": 1,
+    "checkpoint_seconds": 1,
 }
 _DAYS_MAXIMUM = 36_500  # a century: beyond it dates overflow, and no Calendly data is that old
 _MAXIMUM = {
@@ -134,6 +139,7 @@ _MAXIMUM = {
     "horizon_days": _DAYS_MAXIMUM,
     "window_days": _DAYS_MAXIMUM,
     "max_concurrency": 64,
+    "checkpoint_seconds": 86_400,
 }
 
 

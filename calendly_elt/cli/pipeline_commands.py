@@ -29,12 +29,11 @@ from calendly_elt.runner import (
     LockHolder,
     StatusReport,
     is_duckdb,
-    live_lock_holder,
-    lock_path,
     make_pipeline,
     read_status,
     run_job,
 )
+from calendly_elt.runner.warehouse_lock import warehouse_lock_holder
 
 
 def _extract_and_build(
@@ -123,7 +122,7 @@ def status_command(
     if (
         is_duckdb(destination)
         and not (duckdb or DEFAULT_DUCKDB_PATH).exists()
-        and live_lock_holder(lock_path(pipeline)) is None
+        and warehouse_lock_holder(pipeline) is None
     ):
         raise ConfigError(f"no DuckDB file at {duckdb or DEFAULT_DUCKDB_PATH}: run first")
     _print_status(read_status(pipeline))

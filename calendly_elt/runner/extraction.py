@@ -2,12 +2,13 @@
 
 A run (:func:`run_extraction`):
 
-1. takes the pipeline's lock (``lock.py``) unless the caller holds it;
+1. takes the warehouse's lock (``warehouse_lock.py``) unless the caller holds it;
 2. syncs dlt state with the destination, loads packages a crashed run left
    behind and applies their pending soft deletes;
 3. extracts ``scheduled_events`` + ``invitees`` window by window; after every
-   ``checkpoint_events`` events the package is normalized and loaded, which
-   commits the windows read so far (the checkpoint) with the data;
+   ``checkpoint_events`` events or ``checkpoint_seconds`` seconds the
+   package is normalized and loaded, which commits the windows read so far
+   (the checkpoint) with the data;
 4. extracts the small dimension lists (users last: it adds every loaded host);
 5. returns a :class:`RunSummary`.
 """
@@ -42,8 +43,8 @@ from calendly_elt.calendly.helpers.reach import Reach
 from calendly_elt.calendly.run_options import wall_clock
 from calendly_elt.runner.destination import describe_destination
 from calendly_elt.runner.failures import clear_errors
-from calendly_elt.runner.lock import lock_path, pipeline_lock
 from calendly_elt.runner.status import row_counts
+from calendly_elt.runner.warehouse_lock import warehouse_lock
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def run_extraction(
     client_options: dict[str, Any] | None = None,
     take_lock: bool = True,
     cancel: threading.Event | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> RunSummary:
     """Extract the organization and load it, checkpointing window by window.
 
@@ -104,6 +106,7 @@ def run_extraction(
             builds the models under it too).
         cancel: Set it (from a signal handler) to stop: threads waiting for the
             rate limit or a retry wake at once and nothing more is requested.
+        monotonic: The clock checkpoints are timed by (``checkpoint_seconds``).
 
     Returns:
         The run's summary.
@@ -119,14 +122,16 @@ def run_extraction(
         full_refresh=full_refresh,
         since=since,
         checkpoint_events=settings.checkpoint_events,
+        checkpoint_seconds=settings.checkpoint_seconds,
         now=now or wall_clock,
+        monotonic=monotonic,
         progress=progress,
     )
     client = build_client(
         settings, transport=transport, now=options.now, cancel=cancel, **(client_options or {})
     )
     # while the lock is held, `status` does not open the destination (see status.read_status)
-    with pipeline_lock(lock_path(pipeline)) if take_lock else nullcontext():
+    with warehouse_lock(pipeline) if take_lock else nullcontext():
         try:
             summary = _run_locked(pipeline, settings, client, options)
         finally:

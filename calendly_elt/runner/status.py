@@ -18,7 +18,8 @@ from calendly_elt.calendly.helpers.checkpoints import SyncState, source_state_of
 from calendly_elt.errors import database_in_use
 from calendly_elt.runner.destination import describe_destination
 from calendly_elt.runner.failures import clear_errors
-from calendly_elt.runner.lock import LockHolder, live_lock_holder, lock_path
+from calendly_elt.runner.lock import LockHolder
+from calendly_elt.runner.warehouse_lock import warehouse_lock_holder
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def read_status(pipeline: dlt.Pipeline) -> StatusReport:
         DatabaseInUseError: Another process has the DuckDB file open.
         ExtractionError: The destination could not be read.
     """
-    holder = live_lock_holder(lock_path(pipeline))
+    holder = warehouse_lock_holder(pipeline)
     if holder is None:
         with clear_errors(f"reading state from {describe_destination(pipeline)}"):
             pipeline.sync_destination()
