@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from source_harness import SourceHarness
@@ -192,3 +195,77 @@ def test_a_signal_during_a_models_build_exits_130_with_one_line_and_releases_the
     assert "built" not in out
     assert not lock.exists()
     assert warehouse_lock_holder(pipeline) is None
+
+
+@pytest.fixture
+def fresh_postgres_database(postgres_dsn: str) -> Iterator[str]:
+    """A database of its own on the test server (the CLI always loads dataset ``calendly``)."""
+    import psycopg2
+
+    name = f"calendly_locks_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(postgres_dsn)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'create database "{name}"')
+    try:
+        yield urlunsplit(urlsplit(postgres_dsn)._replace(path=f"/{name}"))
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
+
+
+def _raw_counts(dsn: str) -> dict[str, tuple[int, int]]:
+    import psycopg2
+
+    with psycopg2.connect(dsn) as connection, connection.cursor() as cursor:
+        counts = {}
+        for table in ("scheduled_events", "invitees"):
+            cursor.execute(
+                f"select count(*), count(case when is_deleted then 1 end) from calendly.{table}"
+            )
+            total, deleted = cursor.fetchone()
+            counts[table] = (int(total), int(deleted))
+    connection.close()
+    return counts
+
+
+@pytest.mark.postgres
+def test_two_runs_from_two_state_folders_on_one_postgres_database_never_overlap(
+    served: tuple[Simulator, dict],
+    fresh_postgres_database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    simulator, env = served
+    env["DESTINATION__POSTGRES__CREDENTIALS"] = fresh_postgres_database
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", fresh_postgres_database)
+    postgres = ("--destination", "postgres", "--skip-models")
+
+    # host A's run holds the lock; host B (another state folder) and a models build try
+    with held_run(simulator, env, tmp_path, *postgres, "--pipelines-dir", "state_a") as run:
+        second = _cli(env, tmp_path, "run", *postgres, "--pipelines-dir", "state_b")
+        models = main(["models", "--destination", "postgres", "--pipelines-dir", "state_c"])
+        models_err = capsys.readouterr().err
+        run.send_signal(signal.SIGTERM)
+        _, err = run.communicate(timeout=120)
+
+    assert run.returncode == 130, err
+    refused = f"error: another run (pid {run.pid} on {socket.gethostname()}, since "
+    loading = " is loading the dataset 'calendly' in this PostgreSQL database; wait for it to end\n"
+    assert second.returncode == 3, second.stderr
+    assert second.stderr.startswith(refused) and second.stderr.endswith(loading)
+    assert second.stderr.count("\n") == 1
+    assert models == 3, models_err
+    assert models_err.startswith(refused) and models_err.endswith(loading)
+
+    # one after the other, each from its own state folder: nothing marked deleted wrongly
+    for folder in ("state_b", "state_a"):
+        done = _cli(env, tmp_path, "run", *postgres, "--pipelines-dir", folder)
+        assert done.returncode == 0, done.stderr
+    store = simulator.store
+    assert _raw_counts(fresh_postgres_database) == {
+        "scheduled_events": (len(store.events), 0),
+        "invitees": (len(store.invitees), 0),
+    }
