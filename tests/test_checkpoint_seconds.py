@@ -13,6 +13,8 @@ from fakes import FakeClock
 from source_harness import SourceHarness, assert_matches_store, query
 
 from calendly_elt.calendly import WindowProgress
+from calendly_elt.calendly.config import resolve_settings
+from calendly_elt.errors import ConfigError
 from calendly_elt.runner import ExtractionError
 
 FREE_PLAN = 50  # requests per minute
@@ -75,3 +77,26 @@ def test_by_event_count_alone_the_same_interrupt_keeps_nothing(
     # the guarantee above comes from checkpoint_seconds: a day between them is the old behaviour
     kept, _ = _interrupted_run(small_harness, checkpoint_events=500, checkpoint_seconds=86_400)
     assert kept == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (0, "checkpoint_seconds must be at least 1, got 0"),
+        (86_401, "checkpoint_seconds must be at most 86400, got 86401"),
+        ("soon", "checkpoint_seconds must be a whole number"),
+    ],
+)
+def test_checkpoint_seconds_out_of_range_is_a_config_error_naming_it(
+    value: object, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve_settings(access_token="pat", checkpoint_seconds=value)
+
+
+def test_checkpoint_seconds_defaults_to_a_minute_and_is_read_from_dlt_config(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert resolve_settings(access_token="pat").checkpoint_seconds == 60
+    monkeypatch.setenv("SOURCES__CALENDLY__CHECKPOINT_SECONDS", "15")
+    assert resolve_settings(access_token="pat").checkpoint_seconds == 15
