@@ -248,6 +248,8 @@ def test_two_runs_from_two_state_folders_on_one_postgres_database_never_overlap(
         second = _cli(env, tmp_path, "run", *postgres, "--pipelines-dir", "state_b")
         models = main(["models", "--destination", "postgres", "--pipelines-dir", "state_c"])
         models_err = capsys.readouterr().err
+        status = main(["status", "--destination", "postgres", "--pipelines-dir", "state_c"])
+        status_out = capsys.readouterr().out
         run.send_signal(signal.SIGTERM)
         _, err = run.communicate(timeout=120)
 
@@ -259,6 +261,9 @@ def test_two_runs_from_two_state_folders_on_one_postgres_database_never_overlap(
     assert second.stderr.count("\n") == 1
     assert models == 3, models_err
     assert models_err.startswith(refused) and models_err.endswith(loading)
+    # status from a third state folder sees the run in the database itself
+    assert status == 0
+    assert status_out.splitlines()[1].startswith(f"run in progress (pid {run.pid}, started ")
 
     # one after the other, each from its own state folder: nothing marked deleted wrongly
     for folder in ("state_b", "state_a"):

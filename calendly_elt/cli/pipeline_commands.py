@@ -156,7 +156,7 @@ def _print_status(report: StatusReport) -> None:
         )
     if report.pending_packages:
         typer.echo(f"load packages waiting: {report.pending_packages} (loaded by the next run)")
-    if live:
+    if live and report.pending_packages is None:  # the destination was not opened
         typer.echo("row counts: not read while a run is in progress (status again once it ends)")
     else:
         print_counts(report.row_counts)
@@ -165,7 +165,8 @@ def _print_status(report: StatusReport) -> None:
 def _describe_live_run(holder: LockHolder) -> str:
     where = "" if holder.on_this_host else f" on {holder.host}"
     since = f", started {_when(holder.since)}" if holder.since else ""
-    return f"run in progress (pid {holder.pid}{where}{since})"
+    who = f"pid {holder.pid}{where}" if holder.pid is not None else f"a session from {holder.host}"
+    return f"run in progress ({who}{since})"
 
 
 def _when(moment: datetime | None) -> str:

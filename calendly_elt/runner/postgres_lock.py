@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -26,11 +27,12 @@ from typing import Any
 import dlt
 
 from calendly_elt.runner.failures import clear_errors
-from calendly_elt.runner.lock import PipelineLockedError
+from calendly_elt.runner.lock import LockHolder, PipelineLockedError
 
 logger = logging.getLogger(__name__)
 
 APPLICATION_PREFIX = "calendly-elt lock"
+_OUR_SESSION = re.compile(rf"{APPLICATION_PREFIX} pid (?P<pid>\d+) on (?P<host>.+)")
 # keep an idle lock connection alive through NAT and firewalls; a dead one is noticed
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10}
 _HOLDER_QUERY = """
@@ -80,15 +82,25 @@ def postgres_lock(pipeline: dlt.Pipeline) -> Iterator[None]:
         connection.close()
 
 
-def postgres_lock_holder(pipeline: dlt.Pipeline) -> str | None:
-    """Who holds the dataset's advisory lock (None: nobody), without taking it."""
+def postgres_lock_holder(pipeline: dlt.Pipeline) -> LockHolder | None:
+    """The run holding the dataset's advisory lock (None: nobody), without taking it.
+
+    ``pid`` and ``host`` are known when the holder is a calendly-elt run (its
+    connection's ``application_name``); ``since`` is when its session began.
+    """
     connection = _connect(pipeline)
     try:
-        key = advisory_key(pipeline.dataset_name)
-        rows = _holders(connection, key)
-        return _describe(rows[0]) if rows else None
+        rows = _holders(connection, advisory_key(pipeline.dataset_name))
     finally:
         connection.close()
+    if not rows:
+        return None
+    name, address, started = rows[0]
+    started = started.astimezone(UTC) if started else None
+    match = _OUR_SESSION.fullmatch(str(name or ""))
+    if match is None:
+        return LockHolder(pid=None, host=str(address) if address else None, since=started)
+    return LockHolder(pid=int(match["pid"]), host=match["host"], since=started)
 
 
 def _connect(pipeline: dlt.Pipeline) -> Any:
