@@ -22,11 +22,13 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from source_harness import SourceHarness
+from source_harness import SourceHarness, assert_matches_store
 
+from calendly_elt.calendly import WindowProgress
 from calendly_elt.cli.main import main
 from calendly_elt.cli.model_commands import MODELS_INTERRUPTED
 from calendly_elt.runner import make_pipeline
+from calendly_elt.runner.postgres_lock import APPLICATION_PREFIX, WarehouseLockLostError
 from calendly_elt.runner.warehouse_lock import lock_files, warehouse_lock_holder
 from calendly_elt.simulator import SimConfig, Simulator, generate_organization
 
@@ -147,7 +149,8 @@ _SLOW_MODELS = textwrap.dedent(
     """
     import sys, time
     import calendly_elt.models.runner as runner
-    from calendly_elt.cli.main import main
+    from calendly_elt.calendly import WindowProgress
+from calendly_elt.cli.main import main
 
     checked = runner._check_sources_loaded
 
@@ -274,3 +277,51 @@ def test_two_runs_from_two_state_folders_on_one_postgres_database_never_overlap(
         "scheduled_events": (len(store.events), 0),
         "invitees": (len(store.invitees), 0),
     }
+
+
+@pytest.mark.postgres
+def test_a_run_whose_lock_session_drops_stops_before_loading_and_a_rerun_finishes(
+    tiny_harness: SourceHarness,
+    postgres_dsn: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import psycopg2
+
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_dsn)
+    dataset = f"calendly_lock_{uuid.uuid4().hex[:8]}"
+    pipeline = make_pipeline(
+        destination="postgres", pipelines_dir=tmp_path / "state", dataset_name=dataset
+    )
+    admin = psycopg2.connect(postgres_dsn)
+    admin.autocommit = True
+    ours = f"{APPLICATION_PREFIX} pid {os.getpid()} on %"
+
+    def cut_the_lock_session(update: WindowProgress) -> None:
+        if update.windows_done == 1:  # e.g. a network cut or an administrator
+            with admin.cursor() as cursor:
+                cursor.execute(
+                    "select pg_terminate_backend(pid) from pg_stat_activity "
+                    "where application_name like %s",
+                    (ours,),
+                )
+                assert cursor.fetchall() == [(True,)]
+
+    try:
+        settings = tiny_harness.settings(checkpoint_events=1)
+        with pytest.raises(WarehouseLockLostError, match="lost the PostgreSQL warehouse lock"):
+            tiny_harness.run(pipeline, settings=settings, progress=cut_the_lock_session)
+        with admin.cursor() as cursor:  # the first checkpoint was not loaded without the lock
+            cursor.execute(
+                "select count(*) from information_schema.tables where table_schema = %s"
+                " and table_name = 'scheduled_events'",
+                (dataset,),
+            )
+            assert cursor.fetchone() == (0,)
+        summary = tiny_harness.run(pipeline, settings=settings)
+        assert summary.events == len(tiny_harness.store.events)
+        assert_matches_store(pipeline, tiny_harness.store, ("scheduled_events", "invitees"))
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'drop schema if exists "{dataset}" cascade')
+        admin.close()

@@ -44,7 +44,7 @@ from calendly_elt.calendly.run_options import wall_clock
 from calendly_elt.runner.destination import describe_destination
 from calendly_elt.runner.failures import clear_errors
 from calendly_elt.runner.status import row_counts
-from calendly_elt.runner.warehouse_lock import warehouse_lock
+from calendly_elt.runner.warehouse_lock import confirm_warehouse_lock, warehouse_lock
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +178,7 @@ def _extract(pipeline: dlt.Pipeline, source: Any, summary: RunSummary) -> dict[s
 
 
 def _normalize_and_load(pipeline: dlt.Pipeline) -> int:
+    confirm_warehouse_lock(pipeline)  # never load without the lock (a dropped session)
     with clear_errors(f"loading into {describe_destination(pipeline)}"):
         pipeline.normalize()
         info: LoadInfo | None = pipeline.load()

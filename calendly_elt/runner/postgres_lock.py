@@ -26,6 +26,7 @@ from typing import Any
 
 import dlt
 
+from calendly_elt.errors import CalendlyEltError, one_line
 from calendly_elt.runner.failures import clear_errors
 from calendly_elt.runner.lock import LockHolder, PipelineLockedError
 
@@ -35,6 +36,13 @@ APPLICATION_PREFIX = "calendly-elt lock"
 _OUR_SESSION = re.compile(rf"{APPLICATION_PREFIX} pid (?P<pid>\d+) on (?P<host>.+)")
 # keep an idle lock connection alive through NAT and firewalls; a dead one is noticed
 _KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10}
+_STILL_HELD = """
+select count(*) > 0 from pg_locks
+where pid = pg_backend_pid() and locktype = 'advisory' and granted
+  and classid = %s and objid = %s and objsubid = 1
+"""
+# the lock connections this process holds, by key (a job holds one; tests may hold more)
+_HELD: dict[int, Any] = {}
 _HOLDER_QUERY = """
 select activity.application_name, activity.client_addr, activity.backend_start
 from pg_locks as locks
@@ -43,6 +51,10 @@ where locks.locktype = 'advisory' and locks.granted
   and locks.database = (select oid from pg_database where datname = current_database())
   and locks.classid = %s and locks.objid = %s and locks.objsubid = 1
 """
+
+
+class WarehouseLockLostError(CalendlyEltError):
+    """The session holding the PostgreSQL advisory lock ended while the job ran."""
 
 
 def is_postgres(pipeline: dlt.Pipeline) -> bool:
@@ -74,12 +86,44 @@ def postgres_lock(pipeline: dlt.Pipeline) -> Iterator[None]:
                 f"{pipeline.dataset_name!r} in this PostgreSQL database; wait for it to end"
             )
         logger.info("holding the PostgreSQL advisory lock %d", key)
+        _HELD[key] = connection
         try:
             yield
         finally:
+            _HELD.pop(key, None)
             _release(connection, key)
     finally:
         connection.close()
+
+
+def confirm_postgres_lock(pipeline: dlt.Pipeline) -> None:
+    """Check that this process still holds the dataset's advisory lock (if it took it).
+
+    A session lock goes with its connection: if that dropped (a network cut,
+    a restarted server, an administrator's ``pg_terminate_backend``), another
+    run may have started. Called before each load, so nothing is loaded
+    without the lock.
+
+    Raises:
+        WarehouseLockLostError: The lock's session is gone or no longer holds it.
+    """
+    key = advisory_key(pipeline.dataset_name)
+    connection = _HELD.get(key)
+    if connection is None:
+        return
+    try:
+        held = _fetch_one(connection, _STILL_HELD, ((key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF))
+    except Exception as error:
+        raise WarehouseLockLostError(
+            f"lost the PostgreSQL warehouse lock of {pipeline.dataset_name!r} (its connection "
+            f"ended: {one_line(error)}); stopped before loading: rerun to resume from the "
+            "last checkpoint"
+        ) from error
+    if not held[0]:
+        raise WarehouseLockLostError(
+            f"the PostgreSQL warehouse lock of {pipeline.dataset_name!r} is no longer held; "
+            "stopped before loading: rerun to resume from the last checkpoint"
+        )
 
 
 def postgres_lock_holder(pipeline: dlt.Pipeline) -> LockHolder | None:

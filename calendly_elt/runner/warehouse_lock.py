@@ -26,7 +26,7 @@ import dlt
 
 from calendly_elt.runner.destination import duckdb_state_dir
 from calendly_elt.runner.lock import LockHolder, live_lock_holder, lock_path, pipeline_lock
-from calendly_elt.runner.postgres_lock import is_postgres, postgres_lock
+from calendly_elt.runner.postgres_lock import confirm_postgres_lock, is_postgres, postgres_lock
 
 
 def duckdb_database(pipeline: dlt.Pipeline) -> Path | None:
@@ -80,3 +80,15 @@ def warehouse_lock_holder(pipeline: dlt.Pipeline) -> LockHolder | None:
         if holder is not None:
             return holder
     return None
+
+
+def confirm_warehouse_lock(pipeline: dlt.Pipeline) -> None:
+    """Before a load: check that a PostgreSQL advisory lock this job took is still held.
+
+    Lock files cannot be lost; an advisory lock goes with its session.
+
+    Raises:
+        WarehouseLockLostError: The lock's session ended.
+    """
+    if is_postgres(pipeline):
+        confirm_postgres_lock(pipeline)
