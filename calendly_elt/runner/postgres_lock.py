@@ -27,7 +27,7 @@ from typing import Any
 import dlt
 
 from calendly_elt.errors import CalendlyEltError, one_line
-from calendly_elt.runner.failures import clear_errors
+from calendly_elt.models.errors import WarehouseUnavailableError
 from calendly_elt.runner.lock import LockHolder, PipelineLockedError
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def postgres_lock(pipeline: dlt.Pipeline) -> Iterator[None]:
 
     Raises:
         PipelineLockedError: Another session (another run, on any host) holds it.
-        ExtractionError: The database cannot be reached.
+        WarehouseUnavailableError: The database cannot be reached.
     """
     key = advisory_key(pipeline.dataset_name)
     connection = _connect(pipeline)
@@ -151,13 +151,17 @@ def _connect(pipeline: dlt.Pipeline) -> Any:
     """A dedicated autocommit connection, named after this process (see ``_describe``)."""
     import psycopg2
 
-    with clear_errors("connecting to PostgreSQL for the warehouse lock"):
+    try:
         credentials: Any = pipeline.destination_client().config.credentials
         connection = psycopg2.connect(
             credentials.to_native_representation(),
             application_name=f"{APPLICATION_PREFIX} pid {os.getpid()} on {socket.gethostname()}",
             **_KEEPALIVES,
         )
+    except Exception as error:  # as the models runner says it (models/runner.py)
+        raise WarehouseUnavailableError(
+            f"cannot connect to the postgres warehouse: {one_line(error)}"
+        ) from error
     connection.autocommit = True
     with suppress(psycopg2.Error):  # PostgreSQL 14+: never end the idle session holding it
         _fetch_one(connection, "set idle_session_timeout = 0", None, expect_row=False)

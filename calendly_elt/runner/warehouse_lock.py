@@ -59,7 +59,7 @@ def warehouse_lock(pipeline: dlt.Pipeline) -> Iterator[None]:
 
     Raises:
         PipelineLockedError: Another run (or ``models``) holds one of them.
-        ExtractionError: The PostgreSQL database cannot be reached.
+        WarehouseUnavailableError: The PostgreSQL database cannot be reached.
     """
     with ExitStack() as stack:
         for path in lock_files(pipeline):
