@@ -93,6 +93,8 @@ class CalendlySettings:
             merges what landed there since the last merge (none: nothing to do).
         fail_on_quarantine: ``run``/``backfill`` exit 4 when a record was
             quarantined (the rest is loaded and the models built all the same).
+        checkpoint_seconds: A checkpoint is also committed after the window
+            that ends this many seconds after the last one (slow plans).
     """
 
     base_url: str = settings.DEFAULT_BASE_URL
@@ -111,6 +113,7 @@ class CalendlySettings:
     checkpoint_events: int = settings.DEFAULT_CHECKPOINT_EVENTS
     webhook_landing_dir: Path = DEFAULT_LANDING_DIR
     fail_on_quarantine: bool = True
+    checkpoint_seconds: int = 60
     access_token: str | None = field(default=None, repr=False)
     client_id: str | None = field(default=None, repr=False)
     client_secret: str | None = field(default=None, repr=False)
@@ -130,6 +133,7 @@ _INT_KEYS = (
     "max_concurrency",
     "requests_per_minute",
     "checkpoint_events",
+    "checkpoint_seconds",
 )
 _MINIMUM = {
     "lookback_days": 0,
@@ -139,6 +143,7 @@ _MINIMUM = {
     "max_concurrency": 1,
     "requests_per_minute": 1,
     "checkpoint_events": 1,
+    "checkpoint_seconds": 1,
 }
 _DAYS_MAXIMUM = 36_500  # a century: beyond it dates overflow, and no Calendly data is that old
 _MAXIMUM = {
@@ -147,6 +152,7 @@ _MAXIMUM = {
     "horizon_days": _DAYS_MAXIMUM,
     "window_days": _DAYS_MAXIMUM,
     "max_concurrency": 64,
+    "checkpoint_seconds": 86_400,
 }
 
 

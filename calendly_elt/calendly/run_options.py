@@ -9,6 +9,7 @@ every resource is built from :class:`SourceInputs`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,14 +60,21 @@ class RunOptions:
         checkpoint_events: Stop the extraction after the window in which this
             many events accumulated (the runner then loads the package and
             calls the source again); None reads the whole run at once.
+        checkpoint_seconds: Stop it too after the window that ends this many
+            seconds after the extraction (re)started, so a slow run keeps its
+            work every minute or so; None: by event count only.
         now: The clock ("now" of windows and soft deletes).
+        monotonic: The run's monotonic clock in seconds (checkpoint timing;
+            a fake in tests).
         progress: Called after each window.
     """
 
     full_refresh: bool = False
     since: datetime | None = None
     checkpoint_events: int | None = None
+    checkpoint_seconds: float | None = None
     now: Callable[[], datetime] = wall_clock
+    monotonic: Callable[[], float] = time.monotonic
     progress: Callable[[WindowProgress], None] | None = None
 
 

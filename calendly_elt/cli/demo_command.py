@@ -15,7 +15,14 @@ from calendly_elt.cli.progress import print_summary, progress_printer
 from calendly_elt.cli.signals import stop_on_signals
 from calendly_elt.errors import ConfigError
 from calendly_elt.models.report import render_report
-from calendly_elt.runner import DEFAULT_DUCKDB_PATH, duckdb_state_dir, make_pipeline, run_job
+from calendly_elt.runner import (
+    DEFAULT_DUCKDB_PATH,
+    PipelineLockedError,
+    duckdb_state_dir,
+    make_pipeline,
+    run_job,
+)
+from calendly_elt.runner.warehouse_lock import warehouse_lock_holder
 
 DEMO_MARKER = "calendly-elt-demo"
 
@@ -63,7 +70,16 @@ def demo_command(
 
 
 def _reset_demo_database(database: Path) -> None:
-    """Start the demo from scratch; never overwrite a database the demo did not make."""
+    """Start the demo from scratch; never overwrite a database the demo did not make.
+
+    Raises:
+        PipelineLockedError: A run (or a demo) is using the file right now.
+    """
+    holder = warehouse_lock_holder(make_pipeline(duckdb_path=database))
+    if holder is not None:
+        raise PipelineLockedError(
+            f"{database} is in use by a run (pid {holder.pid}); wait for it or use another --duckdb"
+        )
     state_dir = duckdb_state_dir(database)
     if not database.exists():
         shutil.rmtree(state_dir, ignore_errors=True)

@@ -10,19 +10,15 @@ from typing import Annotated
 import typer
 
 from calendly_elt.cli.main import app
+from calendly_elt.cli.options import PipelinesDirOption
+from calendly_elt.cli.signals import stop_on_signals
 from calendly_elt.errors import CalendlyEltError, ConfigError
 from calendly_elt.models.dbt_build import DbtBuildResult, build_with_dbt
 from calendly_elt.models.errors import MartsMissingError, RawDataMissingError
 from calendly_elt.models.report import FORMATS, render_report
 from calendly_elt.models.runner import build_models
-from calendly_elt.runner import (
-    DEFAULT_DUCKDB_PATH,
-    PipelineLockedError,
-    live_lock_holder,
-    lock_path,
-    make_pipeline,
-    pipeline_lock,
-)
+from calendly_elt.runner import DEFAULT_DUCKDB_PATH, PipelineLockedError, make_pipeline
+from calendly_elt.runner.warehouse_lock import warehouse_lock, warehouse_lock_holder
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +39,8 @@ DuckdbOption = Annotated[
 
 
 BUILDERS = ("embedded", "dbt")
+# what Ctrl-C/SIGTERM during a build prints (exit 130): a build is all or nothing
+MODELS_INTERRUPTED = "interrupted; the models were not rebuilt: run `calendly-elt models` again"
 
 
 class SqlTestsFailedError(CalendlyEltError):
@@ -75,6 +73,7 @@ def models_command(
     as_of: AsOfOption = None,
     destination: DestinationOption = None,
     duckdb: DuckdbOption = None,
+    pipelines_dir: PipelinesDirOption = None,
     test: Annotated[
         bool, typer.Option("--test", help="Run the SQL tests after the build.")
     ] = False,
@@ -87,7 +86,11 @@ def models_command(
         ),
     ] = "embedded",
 ) -> None:
-    """Build the SQL models (staging, intermediate, marts) in dependency order."""
+    """Build the SQL models (staging, intermediate, marts) in dependency order.
+
+    The build holds the warehouse's lock, as a run does (exit 3 while a run
+    loads); Ctrl-C or SIGTERM stops it with one line and exit 130.
+    """
     if builder not in BUILDERS:
         raise ConfigError(f"--with must be one of {', '.join(BUILDERS)}, not {builder!r}")
     moment = _parse_as_of(as_of)
@@ -95,8 +98,11 @@ def models_command(
         raise RawDataMissingError(
             f"no DuckDB warehouse at {duckdb or DEFAULT_DUCKDB_PATH}: run `calendly-elt run` first"
         )
-    pipeline = make_pipeline(destination=destination, duckdb_path=duckdb)
-    with pipeline_lock(lock_path(pipeline)):  # never rebuild under a run's feet
+    pipeline = make_pipeline(
+        destination=destination, duckdb_path=duckdb, pipelines_dir=pipelines_dir
+    )
+    # never rebuild under a run's feet; a signal ends the build, and the lock with it
+    with stop_on_signals(MODELS_INTERRUPTED), warehouse_lock(pipeline):
         if builder == "dbt":
             _echo_dbt_build(build_with_dbt(pipeline, as_of=moment))
             return
@@ -130,6 +136,7 @@ def report_command(
     fmt: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")] = "table",
     destination: DestinationOption = None,
     duckdb: DuckdbOption = None,
+    pipelines_dir: PipelinesDirOption = None,
 ) -> None:
     """Show the headline metrics: UTM sources, no-shows and cancellations by month."""
     if fmt not in FORMATS:
@@ -138,8 +145,10 @@ def report_command(
         raise MartsMissingError(
             f"no DuckDB warehouse at {duckdb or DEFAULT_DUCKDB_PATH}: run `calendly-elt run` first"
         )
-    pipeline = make_pipeline(destination=destination, duckdb_path=duckdb)
-    holder = live_lock_holder(lock_path(pipeline))
+    pipeline = make_pipeline(
+        destination=destination, duckdb_path=duckdb, pipelines_dir=pipelines_dir
+    )
+    holder = warehouse_lock_holder(pipeline)
     if holder is not None and destination in (None, "duckdb"):
         raise PipelineLockedError(
             f"a run (pid {holder.pid}) is loading {duckdb or DEFAULT_DUCKDB_PATH}: opening the "

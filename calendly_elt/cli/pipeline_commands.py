@@ -31,12 +31,11 @@ from calendly_elt.runner import (
     RecordsQuarantinedError,
     StatusReport,
     is_duckdb,
-    live_lock_holder,
-    lock_path,
     make_pipeline,
     read_status,
     run_job,
 )
+from calendly_elt.runner.warehouse_lock import warehouse_lock_holder
 
 
 def _extract_and_build(
@@ -132,7 +131,7 @@ def status_command(
     if (
         is_duckdb(destination)
         and not (duckdb or DEFAULT_DUCKDB_PATH).exists()
-        and live_lock_holder(lock_path(pipeline)) is None
+        and warehouse_lock_holder(pipeline) is None
     ):
         raise ConfigError(f"no DuckDB file at {duckdb or DEFAULT_DUCKDB_PATH}: run first")
     _print_status(read_status(pipeline))
@@ -166,7 +165,7 @@ def _print_status(report: StatusReport) -> None:
         )
     if report.pending_packages:
         typer.echo(f"load packages waiting: {report.pending_packages} (loaded by the next run)")
-    if live:
+    if live and report.pending_packages is None:  # the destination was not opened
         typer.echo("row counts: not read while a run is in progress (status again once it ends)")
     else:
         print_counts(report.row_counts)
@@ -180,7 +179,8 @@ def _covered_range(start: datetime, end: datetime) -> str:
 def _describe_live_run(holder: LockHolder) -> str:
     where = "" if holder.on_this_host else f" on {holder.host}"
     since = f", started {_when(holder.since)}" if holder.since else ""
-    return f"run in progress (pid {holder.pid}{where}{since})"
+    who = f"pid {holder.pid}{where}" if holder.pid is not None else f"a session from {holder.host}"
+    return f"run in progress ({who}{since})"
 
 
 def _when(moment: datetime | None) -> str:

@@ -2,12 +2,13 @@
 
 A run (:func:`run_extraction`):
 
-1. takes the pipeline's lock (``lock.py``) unless the caller holds it;
+1. takes the warehouse's lock (``warehouse_lock.py``) unless the caller holds it;
 2. syncs dlt state with the destination, loads packages a crashed run left
    behind and applies their pending soft deletes;
 3. extracts ``scheduled_events`` + ``invitees`` window by window; after every
-   ``checkpoint_events`` events the package is normalized and loaded, which
-   commits the windows read so far (the checkpoint) with the data;
+   ``checkpoint_events`` events or ``checkpoint_seconds`` seconds the
+   package is normalized and loaded, which commits the windows read so far
+   (the checkpoint) with the data;
 4. extracts the small dimension lists (users last: it adds every loaded host);
 5. merges the webhook deliveries landed since the last merge (no API call;
    :func:`merge_landed_webhooks` does that step alone);
@@ -45,8 +46,8 @@ from calendly_elt.calendly.helpers.reach import Reach
 from calendly_elt.calendly.run_options import wall_clock
 from calendly_elt.runner.destination import describe_destination
 from calendly_elt.runner.failures import clear_errors
-from calendly_elt.runner.lock import lock_path, pipeline_lock
 from calendly_elt.runner.status import quarantined_since, row_counts
+from calendly_elt.runner.warehouse_lock import confirm_warehouse_lock, warehouse_lock
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ def run_extraction(
     client_options: dict[str, Any] | None = None,
     take_lock: bool = True,
     cancel: threading.Event | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> RunSummary:
     """Extract the organization and load it, checkpointing window by window.
 
@@ -109,6 +111,7 @@ def run_extraction(
             builds the models under it too).
         cancel: Set it (from a signal handler) to stop: threads waiting for the
             rate limit or a retry wake at once and nothing more is requested.
+        monotonic: The clock checkpoints are timed by (``checkpoint_seconds``).
 
     Returns:
         The run's summary.
@@ -125,14 +128,16 @@ def run_extraction(
         full_refresh=full_refresh,
         since=since,
         checkpoint_events=settings.checkpoint_events,
+        checkpoint_seconds=settings.checkpoint_seconds,
         now=now or wall_clock,
+        monotonic=monotonic,
         progress=progress,
     )
     client = build_client(
         settings, transport=transport, now=options.now, cancel=cancel, **(client_options or {})
     )
     # while the lock is held, `status` does not open the destination (see status.read_status)
-    with pipeline_lock(lock_path(pipeline)) if take_lock else nullcontext():
+    with warehouse_lock(pipeline) if take_lock else nullcontext():
         try:
             summary = _run_locked(pipeline, settings, client, options)
         finally:
@@ -187,7 +192,7 @@ def merge_landed_webhooks(
         PipelineLockedError: Another run holds the lock.
     """
     started = time.monotonic()
-    with pipeline_lock(lock_path(pipeline)) if take_lock else nullcontext():
+    with warehouse_lock(pipeline) if take_lock else nullcontext():
         summary = RunSummary(kind="webhooks")
         summary.packages += finish_pending(pipeline)
         source = calendly_source(settings, RunOptions(now=now or wall_clock))
@@ -208,6 +213,7 @@ def _extract(pipeline: dlt.Pipeline, source: Any, summary: RunSummary) -> dict[s
 
 
 def _normalize_and_load(pipeline: dlt.Pipeline) -> int:
+    confirm_warehouse_lock(pipeline)  # never load without the lock (a dropped session)
     with clear_errors(f"loading into {describe_destination(pipeline)}"):
         pipeline.normalize()
         info: LoadInfo | None = pipeline.load()

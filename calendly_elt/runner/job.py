@@ -17,7 +17,7 @@ import dlt
 from calendly_elt.calendly.config import CalendlySettings
 from calendly_elt.models.runner import BuildResult, build_models
 from calendly_elt.runner.extraction import RunSummary, merge_landed_webhooks, run_extraction
-from calendly_elt.runner.lock import lock_path, pipeline_lock
+from calendly_elt.runner.warehouse_lock import warehouse_lock
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def run_job(
     on_extracted: Callable[[RunSummary], None] | None = None,
     **extraction: Any,
 ) -> JobResult:
-    """Extract, load and build the models while holding the pipeline's lock.
+    """Extract, load and build the models while holding the warehouse's lock.
 
     Args:
         pipeline: From ``make_pipeline``.
@@ -53,7 +53,7 @@ def run_job(
         PipelineLockedError: Another run holds the lock.
         CalendlyEltError: The extraction, the load or the build failed.
     """
-    with pipeline_lock(lock_path(pipeline)):
+    with warehouse_lock(pipeline):
         summary = run_extraction(pipeline, settings, take_lock=False, **extraction)
         if on_extracted is not None:
             on_extracted(summary)
@@ -72,7 +72,7 @@ def run_webhook_job(
 
     Fresh marts between batch runs, without a request to Calendly.
     """
-    with pipeline_lock(lock_path(pipeline)):
+    with warehouse_lock(pipeline):
         summary = merge_landed_webhooks(pipeline, settings, take_lock=False)
         models = build_models(pipeline, as_of=as_of) if build else None
     return JobResult(summary, models)

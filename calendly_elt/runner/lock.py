@@ -1,10 +1,11 @@
-"""The pipeline lock: one run at a time per pipeline.
+"""The lock file: one run at a time per folder.
 
 Two runs on one pipeline would interleave checkpoints, and a second process
-on a DuckDB file makes the first fail. The lock is a file beside the
-pipeline state (``<pipelines_dir>/calendly.lock``): a lock whose process is
-gone is taken over, one of a live process on this host never (see
-:func:`pipeline_lock`).
+on a DuckDB file makes the first fail. A lock is a file
+(``<folder>/calendly.lock``): a lock whose process is gone is taken over, one
+of a live process on this host never (see :func:`pipeline_lock`). Which files
+a job takes (its state folder's, its DuckDB file's) and the PostgreSQL
+advisory lock are in ``warehouse_lock.py``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class PipelineLockedError(CalendlyEltError):
 
 
 def lock_path(pipeline: dlt.Pipeline) -> Path:
-    """The lock file of a pipeline (next to its working folder)."""
+    """The lock file of a pipeline's state folder (see ``warehouse_lock.lock_files`` for all)."""
     return Path(pipeline.pipelines_dir) / f"{pipeline.pipeline_name}.lock"
 
 
@@ -48,12 +49,12 @@ def pipeline_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock file while the block runs.
 
     The lock is a local file: it keeps two runs on one machine (or sharing
-    the pipeline folder) apart, not two machines loading one warehouse. A
-    lock written on this host is stale only when its process is gone (or the
-    pid now names a newer process): a live run keeps it however long it
-    takes. A lock written by another host, whose process cannot be checked,
-    is stale after ``LOCK_STALE_AFTER_SECONDS``. A stale lock is taken over
-    with a warning.
+    the folder) apart, not two machines loading one warehouse (that is the
+    PostgreSQL advisory lock of ``warehouse_lock.py``). A lock written on
+    this host is stale only when its process is gone (or the pid now names a
+    newer process): a live run keeps it however long it takes. A lock
+    written by another host, whose process cannot be checked, is stale after
+    ``LOCK_STALE_AFTER_SECONDS``. A stale lock is taken over with a warning.
 
     Raises:
         PipelineLockedError: A live run holds the lock.

@@ -20,7 +20,9 @@ from calendly_elt.calendly.helpers.quarantine import TABLE as QUARANTINE_TABLE
 from calendly_elt.errors import database_in_use
 from calendly_elt.runner.destination import describe_destination
 from calendly_elt.runner.failures import clear_errors
-from calendly_elt.runner.lock import LockHolder, live_lock_holder, lock_path
+from calendly_elt.runner.lock import LockHolder
+from calendly_elt.runner.postgres_lock import is_postgres, postgres_lock_holder
+from calendly_elt.runner.warehouse_lock import warehouse_lock_holder
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +79,11 @@ def quarantined_since(pipeline: dlt.Pipeline, since: datetime) -> int:
 class StatusReport:
     """What ``calendly-elt status`` shows.
 
-    While a run holds the lock (``live_run``), everything comes from the local
-    pipeline state: the destination is not opened (a second process on a
-    DuckDB file would make the run fail), so ``row_counts`` is empty and
-    ``pending_packages`` is None.
+    While a run holds a lock file (``live_run``), everything comes from the
+    local pipeline state: the destination is not opened (a second process on
+    a DuckDB file would make the run fail), so ``row_counts`` is empty and
+    ``pending_packages`` is None. A run found by its PostgreSQL advisory lock
+    is in ``live_run`` too, with the destination read as usual.
     """
 
     destination: str
@@ -97,25 +100,22 @@ class StatusReport:
 def read_status(pipeline: dlt.Pipeline) -> StatusReport:
     """Collect the pipeline's status from its state and destination (no API calls).
 
-    If a live run holds the pipeline's lock, only the local state is read (the
-    checkpoint that run last saved): no ``sync_destination``, no row counts.
-    Otherwise the destination is read, never written (open a DuckDB file with
-    ``make_pipeline(read_only=True)``).
+    If a live run holds one of the pipeline's lock files, only the local state
+    is read (the checkpoint that run last saved): no ``sync_destination``, no
+    row counts. Otherwise the destination is read, never written (open a
+    DuckDB file with ``make_pipeline(read_only=True)``); on PostgreSQL a run
+    from another host or state folder is found by its advisory lock.
 
     Raises:
         DatabaseInUseError: Another process has the DuckDB file open.
         ExtractionError: The destination could not be read.
     """
-    holder = live_lock_holder(lock_path(pipeline))
+    holder = warehouse_lock_holder(pipeline)
+    counts: dict[str, tuple[int, int]] = {}
+    pending: int | None = None
     if holder is None:
-        with clear_errors(f"reading state from {describe_destination(pipeline)}"):
-            pipeline.sync_destination()
-        counts = row_counts(pipeline)
-        pending: int | None = len(pipeline.list_extracted_load_packages()) + len(
-            pipeline.list_normalized_load_packages()
-        )
-    else:
-        counts, pending = {}, None
+        counts, pending = _read_destination(pipeline)
+        holder = postgres_lock_holder(pipeline) if is_postgres(pipeline) else None
     state = SyncState(source_state_of(pipeline))
     run = state.run
     history = state.history
@@ -130,3 +130,13 @@ def read_status(pipeline: dlt.Pipeline) -> StatusReport:
         pending_packages=pending,
         live_run=holder,
     )
+
+
+def _read_destination(pipeline: dlt.Pipeline) -> tuple[dict[str, tuple[int, int]], int]:
+    """Sync state from the destination; its row counts and the packages waiting."""
+    with clear_errors(f"reading state from {describe_destination(pipeline)}"):
+        pipeline.sync_destination()
+    pending = len(pipeline.list_extracted_load_packages()) + len(
+        pipeline.list_normalized_load_packages()
+    )
+    return row_counts(pipeline), pending

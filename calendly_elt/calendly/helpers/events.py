@@ -6,8 +6,9 @@ window as :class:`EventPage` lists. Each page carries what the invitees step
 needs (:class:`InviteeWork`: which of its events get their invitees read, and
 the known data to find vanished invitees in), so the ``invitees`` transformer,
 which dlt feeds with the very pages the events resource yields, depends on
-nothing else. After every ``checkpoint_events`` events the extraction stops
-at a window boundary; the runner loads the package (the checkpoint) and calls
+nothing else. After every ``checkpoint_events`` events, or
+``checkpoint_seconds`` after the last checkpoint, the extraction stops at a
+window boundary; the runner loads the package (the checkpoint) and calls
 the source again.
 """
 
@@ -95,7 +96,7 @@ def _read_windows(
 ) -> Iterator[EventPage]:
     windows = cursor.remaining_windows(inputs.settings.window_days)
     total = cursor.windows_done + len(windows)
-    batch_events = 0
+    batch_events, batch_started = 0, inputs.options.monotonic()
     for window in windows:
         events, bad = _list_window(inputs, window)
         listed = {event["uri"] for event in events} | {row["record_key"] for row in bad}
@@ -109,7 +110,8 @@ def _read_windows(
         state.complete_window(cursor, window, len(events), calls)
         _report(inputs, cursor, window, total)
         batch_events += len(events)
-        if _checkpoint_due(inputs, batch_events) and not cursor.done:
+        due = _checkpoint_due(inputs, batch_events, batch_started)
+        if due and not cursor.done:
             logger.info("checkpoint after %s (%d events)", window, batch_events)
             return
     state.finish_run(cursor, inputs.client.request_count, inputs.options.now())
@@ -131,9 +133,13 @@ def _pages_with_work(
         yield EventPage(page, InviteeWork(tuple(wanted), selection.known))
 
 
-def _checkpoint_due(inputs: SourceInputs, batch_events: int) -> bool:
-    every = inputs.options.checkpoint_events
-    return bool(every) and batch_events >= (every or 0)
+def _checkpoint_due(inputs: SourceInputs, batch_events: int, batch_started: float) -> bool:
+    """Whether to commit now: enough events, or enough time, since the last checkpoint."""
+    options = inputs.options
+    every, seconds = options.checkpoint_events, options.checkpoint_seconds
+    if every and batch_events >= every:
+        return True
+    return bool(seconds) and options.monotonic() - batch_started >= (seconds or 0)
 
 
 def _list_window(inputs: SourceInputs, window: Window) -> tuple[list[Row], list[Row]]:
