@@ -213,10 +213,10 @@ def describe_provider(provider: str, effective_key: str, location: str) -> str:
     """A dlt provider lookup as a user reads it: an environment variable or a file."""
     if provider.lower().startswith("environment"):
         return f"the environment variable {effective_key}"
-    if location:
-        path = Path(location)
-        return f".dlt/{path.name}" if path.parent.name == ".dlt" else str(path)
-    return provider
+    path = Path(location.removeprefix("global:")) if location else Path(provider)
+    if path.suffix == ".toml" and (len(path.parts) == 1 or path.parent == Path(".dlt")):
+        return f".dlt/{path.name}"
+    return str(path)
 
 
 def _require_credentials(resolved: CalendlySettings) -> None:

@@ -85,6 +85,10 @@ def _where(key: str, source: str) -> str:
     return f"{key} (from {source})" if source else key
 
 
+def _from(source: str) -> str:
+    return f" (from {source})" if source else ""
+
+
 def as_int(key: str, value: Any, source: str = "") -> int:
     """A whole number within the key's range; floats, booleans, inf and nan are refused."""
     number: int | None = None
@@ -96,16 +100,16 @@ def as_int(key: str, value: Any, source: str = "") -> int:
         except ValueError:
             number = None
     if number is None:
-        raise ConfigError(f"{_where(key, source)} must be a whole number, got {value!r}")
+        raise ConfigError(f"{key} must be a whole number, got {value!r}{_from(source)}")
     return _in_range(key, number, source)
 
 
 def _in_range(key: str, number: int, source: str) -> int:
     low, high = INT_MINIMUM[key], INT_MAXIMUM[key]
     if number < low:
-        raise ConfigError(f"{_where(key, source)} must be at least {low}, got {number}")
+        raise ConfigError(f"{key} must be at least {low}, got {number}{_from(source)}")
     if number > high:
-        raise ConfigError(f"{_where(key, source)} must be at most {high}, got {number}")
+        raise ConfigError(f"{key} must be at most {high}, got {number}{_from(source)}")
     return number
 
 
@@ -120,10 +124,10 @@ def as_seconds(key: str, value: Any, source: str = "") -> float:
         except ValueError:
             seconds = None
     if seconds is None or not math.isfinite(seconds):
-        raise ConfigError(f"{_where(key, source)} must be a number of seconds, got {value!r}")
+        raise ConfigError(f"{key} must be a number of seconds, got {value!r}{_from(source)}")
     low, high = SECONDS_RANGE[key]
     if not low <= seconds <= high:
-        raise ConfigError(f"{_where(key, source)} must be {low:g} to {high:g} s, got {seconds:g}")
+        raise ConfigError(f"{key} must be {low:g} to {high:g} s, got {seconds:g}{_from(source)}")
     return seconds
 
 
@@ -148,15 +152,14 @@ def as_secret(key: str, value: Any, source: str = "") -> str:
 def _as_scope(value: Any, source: str) -> Scope:
     text = str(value).strip().lower() if isinstance(value, str) else ""
     if text not in SCOPES:
-        where = _where("scope", source)
-        raise ConfigError(f"{where} must be 'organization' or 'user', got {value!r}")
+        raise ConfigError(f"scope must be 'organization' or 'user', got {value!r}{_from(source)}")
     return text  # type: ignore[return-value]
 
 
 def _as_url(key: str, value: Any, source: str) -> str:
     text = str(value).strip().rstrip("/") if isinstance(value, str) else ""
     if not text.startswith(("http://", "https://")):
-        raise ConfigError(f"{_where(key, source)} must be an http(s) URL, got {value!r}")
+        raise ConfigError(f"{key} must be an http(s) URL, got {value!r}{_from(source)}")
     return text
 
 
@@ -164,8 +167,8 @@ def _as_organization(value: Any, source: str) -> str:
     text = str(value).strip() if isinstance(value, str) else ""
     if not (text.startswith(("http://", "https://")) and "/organizations/" in text):
         raise ConfigError(
-            f"{_where('organization', source)} must be an organization URI like "
-            f"https://api.calendly.com/organizations/<uuid>, got {value!r}"
+            "organization must be an organization URI like "
+            f"https://api.calendly.com/organizations/<uuid>, got {value!r}{_from(source)}"
         )
     return text
 

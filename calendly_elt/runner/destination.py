@@ -5,6 +5,11 @@ A DuckDB destination is a file, and its pipeline state lives beside it in
 written), so each database file has its own checkpoints. Any other dlt
 destination is configured the dlt way and keeps its state in dlt's default
 folder (or ``--pipelines-dir``).
+
+A load package holds the rows it loads (invitees' names and e-mail addresses
+among them): once loaded, its files are deleted (dlt's
+``load.delete_completed_jobs``, on unless configured otherwise), so personal
+data does not pile up in the pipelines folder.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from calendly_elt.errors import ConfigError, one_line
 logger = logging.getLogger(__name__)
 
 DEFAULT_DUCKDB_PATH = Path(DEFAULT_DUCKDB_FILE)
+DELETE_COMPLETED_JOBS = "load.delete_completed_jobs"
 _STATE_DIR_PREFIX, _STATE_DIR_SUFFIX = ".", ".dlt"
 
 
@@ -81,6 +87,7 @@ def make_pipeline(
         raise ConfigError("--duckdb only applies to the duckdb destination")
     else:
         target, state_dir = destination, Path(pipelines_dir) if pipelines_dir else None
+    _delete_loaded_files_by_default()
     options: dict[str, Any] = {"pipelines_dir": str(state_dir)} if state_dir else {}
     if logger.isEnabledFor(logging.DEBUG):
         options["progress"] = "log"
@@ -96,6 +103,16 @@ def make_pipeline(
         ) from error
     except Exception as error:  # dlt's other destination errors vary by version
         raise ConfigError(f"cannot use destination {destination!r}: {one_line(error)}") from error
+
+
+def _delete_loaded_files_by_default() -> None:
+    """Turn on dlt's ``load.delete_completed_jobs`` unless the user configured it.
+
+    ``[load] delete_completed_jobs = false`` in ``.dlt/config.toml`` (or
+    ``LOAD__DELETE_COMPLETED_JOBS=false``) keeps the loaded files, dlt's default.
+    """
+    if dlt.config.get(DELETE_COMPLETED_JOBS) is None:
+        dlt.config[DELETE_COMPLETED_JOBS] = True
 
 
 def _duckdb_target(database: Path, read_only: bool) -> tuple[Any, Path]:
