@@ -92,7 +92,7 @@ def test_and_from_a_parameter(value: object) -> None:
 
 @pytest.mark.parametrize("value", [True, float("inf"), float("nan"), "soon", 0])
 def test_seconds_refuse_booleans_infinities_and_out_of_range(value: object) -> None:
-    with pytest.raises(ConfigError, match="^rate_limit_wait_seconds must be .*argument\\)$"):
+    with pytest.raises(ConfigError, match=r"^rate_limit_wait_seconds must be .*argument\)$"):
         resolve_settings(access_token=TOKEN, rate_limit_wait_seconds=value)
 
 

@@ -129,8 +129,40 @@ def _duckdb_target(database: Path, read_only: bool) -> tuple[Any, Path]:
         raise ConfigError(
             f"cannot create the folder of --duckdb {database}: {error.strerror}"
         ) from None
+    _refuse_what_is_not_duckdb(database)
     target = dlt.destinations.duckdb(DuckDbCredentials(str(database), read_only=read_only))
     return target, duckdb_state_dir(database)
+
+
+_DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _refuse_what_is_not_duckdb(database: Path) -> None:
+    """A folder, a SQLite file or any other file is refused with its own message.
+
+    Without this check dlt reports them all as "check your credentials /
+    internet connection". A missing or empty file is fine: DuckDB creates it.
+    """
+    if database.is_dir():
+        raise ConfigError(
+            f"--duckdb {database} is a folder, not a DuckDB file: give a file path, "
+            f"e.g. --duckdb {database / DEFAULT_DUCKDB_FILE}"
+        )
+    try:
+        with database.open("rb") as file:
+            head = file.read(16)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise ConfigError(f"cannot read --duckdb {database}: {error.strerror}") from None
+    if not head or head[8:12] == _DUCKDB_MAGIC:
+        return
+    kind = "a SQLite database" if head.startswith(_SQLITE_MAGIC) else "not a DuckDB database"
+    raise ConfigError(
+        f"--duckdb {database} is {kind}: give a DuckDB file, or a new path for one "
+        f"(e.g. --duckdb {database.with_name(DEFAULT_DUCKDB_FILE)})"
+    )
 
 
 def describe_destination(pipeline: dlt.Pipeline) -> str:

@@ -9,21 +9,12 @@ A secret that an HTTP header cannot carry is refused before it is sent
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 import httpx
 
-_SECRET_PATTERNS = (
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(
-        r"(?i)((?:access_token|refresh_token|client_secret|page_token)[\"']?\s*[=:]\s*[\"']?)"
-        r"[A-Za-z0-9._~+/=-]+"
-    ),
-    # JWT-looking strings (Calendly's PATs and access tokens are JWTs).
-    re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
-)
+from calendly_elt.errors import scrub
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
@@ -40,12 +31,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
-    for pattern in _SECRET_PATTERNS:
-        if pattern.groups:
-            text = pattern.sub(lambda match: match.group(1) + "***", text)
-        else:
-            text = pattern.sub("***", text)
-    return text
+    return scrub(text)
 
 
 def path_of(url: str | httpx.URL) -> str:
