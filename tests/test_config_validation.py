@@ -155,3 +155,14 @@ def test_oauth_secrets_get_the_same_check(key: str) -> None:
         resolve_settings(**values)
     assert str(caught.value).startswith(f"{key} (from the {key} argument) contains a line break")
     assert not any(half in str(caught.value) for half in HALVES)
+
+
+@pytest.mark.parametrize("token", ["abc\ndef", "abc def"])
+def test_the_reported_token_leaks_no_more_under_debug(tmp_path: Path, token: str) -> None:
+    """The trial's case verbatim: ``--debug`` logs and the traceback quote neither half."""
+    done = cli_in(tmp_path, "--debug", "run", "--skip-models",
+                  env={"CALENDLY_ACCESS_TOKEN": token})  # fmt: skip
+    assert "ConfigError: access_token (from the environment variable CALENDLY_ACCESS_TOKEN)" in (
+        done.stderr
+    )
+    assert "abc" not in done.stdout + done.stderr and "def" not in done.stdout + done.stderr
