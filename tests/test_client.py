@@ -25,6 +25,7 @@ from calendly_elt.calendly.helpers.errors import (
     ADVICE_NOT_FOUND,
     ADVICE_ORGANIZATION_SCOPE,
     ADVICE_PAGE_TOKEN_EXPIRED,
+    ADVICE_UNAUTHENTICATED,
     CalendlyApiError,
     CalendlyAuthError,
     CalendlyBadRequestError,
@@ -207,14 +208,20 @@ def test_persistent_5xx_raises_server_error_after_max_retries() -> None:
     assert len(api.requests) == 4
 
 
-def test_persistent_429_raises_rate_limit_error() -> None:
-    api = FakeCalendly(ROWS, dict.fromkeys(range(100), "429"))
-    client, _ = make_client(api, max_retries=2)
+def test_persistent_429_fails_once_its_time_budget_is_spent_not_after_a_retry_count() -> None:
+    api = FakeCalendly(ROWS, dict.fromkeys(range(100), "429"))  # each 429 announces a 7 s reset
+    client, clock = make_client(api, max_retries=2, rate_limit_wait=60.0)
     with pytest.raises(CalendlyRateLimitError) as caught:
         client.get("/scheduled_events")
     assert caught.value.status == 429
-    assert "lower requests_per_minute" in str(caught.value)
-    assert len(api.requests) == 3
+    # 429s at 0, 7, ..., 63 s: each reset waited out (not 2 retries), none after the budget
+    assert len(api.requests) == 10
+    assert clock() == pytest.approx(1063.0)
+    assert str(caught.value) == (
+        "429 Too Many Requests: Calendly kept rate limiting for 63 s - lower max_concurrency / "
+        "requests_per_minute (free plans allow 50 requests per minute) or retry later; "
+        "rate_limit_wait_seconds sets how long a request waits out 429s"
+    )
 
 
 def test_dropped_connections_exhausting_retries_raise_server_error() -> None:
@@ -232,8 +239,8 @@ def test_a_200_with_a_broken_body_is_retried() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls["n"] += 1
-        if calls["n"] == 1:
-            return httpx.Response(200, content=b"<html>proxy error</html>")
+        if calls["n"] == 1:  # cut short on the way (an HTML page is another matter: below)
+            return httpx.Response(200, content=b'{"resource": {"ur')
         return httpx.Response(200, json={"resource": {"uri": "u"}})
 
     client, _ = make_client(handler)
@@ -352,8 +359,7 @@ def error_client(status: int, body: dict[str, Any]):
             {"title": "Unauthenticated", "message": "The access token is invalid"},
             None,
             CalendlyAuthError,
-            "401 Unauthenticated: The access token is invalid - the access token is invalid, "
-            "expired or revoked; check CALENDLY_ACCESS_TOKEN (or re-authorize the OAuth app)",
+            f"401 Unauthenticated: The access token is invalid - {ADVICE_UNAUTHENTICATED}",
         ),
     ],
 )

@@ -6,6 +6,7 @@ recorded acquisition times are exact.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,7 @@ from fakes import FakeClock
 
 from calendly_elt.calendly.helpers.auth import PersonalAccessTokenAuth
 from calendly_elt.calendly.helpers.client import CalendlyClient
+from calendly_elt.calendly.helpers.errors import ADVICE_SERVER, CalendlyServerError
 from calendly_elt.calendly.helpers.rate_limit import RateLimiter, RequestCancelled
 
 WINDOW = 60.0
@@ -296,3 +298,77 @@ def test_the_client_learns_a_free_plan_limit_from_headers_and_avoids_429s() -> N
     assert max_in_any_window(server.times) <= 50
     assert server.rejected == 0
     assert client.rate_limiter.requests_per_minute == 50
+
+
+# --- a 429 is a wait, not a failure -------------------------------------------------------
+
+
+class ScriptedApi:
+    """Answers each request with the next scripted answer (``200`` once the script ends)."""
+
+    def __init__(self, clock: FakeClock, script: list[tuple[int, dict[str, str]]]) -> None:
+        self.clock = clock
+        self.script = list(script)
+        self.arrivals: list[float] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.arrivals.append(self.clock())
+        if self.script:
+            status, headers = self.script.pop(0)
+            return httpx.Response(status, json={"title": "x", "message": "y"}, headers=headers)
+        return httpx.Response(200, json={"resource": {"ok": True}})
+
+
+def test_a_lone_request_through_a_long_429_burst_waits_each_reset_and_succeeds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    burst = [(429, {"X-RateLimit-Reset": "4"})] * 12  # twice the 6 retries 5xx get
+    api = ScriptedApi(clock, burst)
+    client = client_on(api, clock, max_retries=6)
+    caplog.set_level(logging.INFO, logger="calendly_elt")
+    assert client.get("/users/me") == {"resource": {"ok": True}}
+    assert api.arrivals == [4.0 * n for n in range(13)]  # each retry exactly at the reset
+    waits = [r.getMessage() for r in caplog.records if "rate limited by Calendly" in r.message]
+    assert len(waits) == 12
+    about_429 = [record for record in caplog.records if "429" in record.message]
+    assert {record.levelno for record in about_429} == {logging.INFO}
+    assert waits[0] == (
+        "GET /users/me: rate limited by Calendly (429); waiting 4.0 s (X-RateLimit-Reset)"
+    )
+
+
+def test_429s_do_not_use_up_the_5xx_retries_and_5xx_keep_their_own_advice() -> None:
+    clock = FakeClock()
+    unavailable = (503, {})
+    limited = (429, {"X-RateLimit-Reset": "1"})
+    script = [limited, unavailable, limited, limited, unavailable, limited, unavailable]
+    client = client_on(ScriptedApi(clock, script), clock, max_retries=3)
+    assert client.get("/users/me") == {"resource": {"ok": True}}  # 3 5xx: within 3 retries
+
+    failing = client_on(ScriptedApi(clock, [limited, *[unavailable] * 5]), clock, max_retries=3)
+    with pytest.raises(CalendlyServerError) as caught:
+        failing.get("/users/me")
+    assert "(after 3 retries)" in str(caught.value)
+    assert caught.value.advice == ADVICE_SERVER
+    assert "rate limit" not in str(caught.value)
+
+
+def test_retry_after_then_a_doubling_default_when_no_reset_is_announced() -> None:
+    clock = FakeClock()
+    script = [(429, {"Retry-After": "9"}), (429, {}), (429, {}), (429, {"X-RateLimit-Reset": "0"})]
+    api = ScriptedApi(clock, script)
+    client = client_on(api, clock)
+    client.get("/users/me")
+    gaps = [later - earlier for earlier, later in zip(api.arrivals, api.arrivals[1:], strict=False)]
+    assert gaps == [9.0, 2.0, 4.0, 1.0]  # Retry-After; 2 s, 4 s (3rd 429 in a row); floor 1 s
+
+
+def test_a_429_pauses_the_other_threads_too() -> None:
+    clock = FakeClock()
+    api = ScriptedApi(clock, [(429, {"X-RateLimit-Reset": "30"})])
+    client = client_on(api, clock, max_concurrency=1)
+    client.get("/users/me")
+    client.get("/users/me")  # a second request, after the first one's wait
+    assert api.arrivals == [0.0, 30.0, 30.0]
+    assert client.rate_limiter.total_wait == pytest.approx(30.0)

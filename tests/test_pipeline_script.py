@@ -86,4 +86,7 @@ def test_a_bad_setting_is_one_line_not_a_traceback(
     _, env = served
     done = _script(tmp_path, {**env, "SOURCES__CALENDLY__WINDOW_DAYS": "0"}, "--duckdb", "x.duckdb")
     assert done.returncode == 2
-    assert done.stderr.strip() == "error: window_days must be at least 1, got 0"
+    assert done.stderr.strip() == (
+        "error: window_days must be at least 1, got 0 "
+        "(from the environment variable SOURCES__CALENDLY__WINDOW_DAYS)"
+    )

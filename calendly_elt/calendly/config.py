@@ -21,7 +21,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,15 +37,22 @@ from calendly_elt.calendly.helpers.auth import (
 )
 from calendly_elt.calendly.helpers.client import CalendlyClient
 from calendly_elt.calendly.helpers.no_shows import DEFAULT_NO_SHOW_RECHECKS, parse_recheck_ages
-from calendly_elt.errors import ConfigError
+from calendly_elt.calendly.helpers.rate_limit import DEFAULT_RATE_LIMIT_WAIT_SECONDS
+from calendly_elt.calendly.validation import SCOPES, SECRET_KEYS, Scope, coerce, parse_start_date
+from calendly_elt.errors import ConfigError, one_line
 from calendly_elt.webhooks.landing import DEFAULT_LANDING_DIR
 
-Scope = Literal["organization", "user"]
-SCOPES: tuple[str, ...] = ("organization", "user")
+__all__ = [
+    "SCOPES",
+    "CalendlySettings",
+    "Scope",
+    "build_client",
+    "parse_start_date",
+    "resolve_settings",
+]
 DEFAULT_TOKEN_STORE_PATH = ".dlt/calendly.token.json"
 CONFIG_SECTION = "sources.calendly"
 
-SECRET_KEYS = ("access_token", "client_id", "client_secret", "refresh_token")
 ENV_NAMES: dict[str, str] = {
     "base_url": "CALENDLY_BASE_URL",
     "auth_base_url": "CALENDLY_AUTH_BASE_URL",
@@ -63,6 +70,7 @@ MISSING_CREDENTIALS = (
     "CALENDLY_CLIENT_ID + CALENDLY_CLIENT_SECRET + CALENDLY_REFRESH_TOKEN (an OAuth app), "
     "or the same keys under [sources.calendly] in .dlt/secrets.toml"
 )
+_DERIVED = frozenset({"secret_sources"})  # set by resolve_settings, not configured
 
 
 @dataclass(frozen=True)
@@ -89,12 +97,16 @@ class CalendlySettings:
         token_store_path: Where OAuth tokens are persisted (0600).
         checkpoint_events: A load package (checkpoint) is committed after the
             window in which this many events accumulated; 1 commits every window.
+        checkpoint_seconds: A checkpoint is also committed after the window
+            that ends this many seconds after the last one (slow plans).
         webhook_landing_dir: Where ``webhooks serve`` lands deliveries; every run
             merges what landed there since the last merge (none: nothing to do).
         fail_on_quarantine: ``run``/``backfill`` exit 4 when a record was
             quarantined (the rest is loaded and the models built all the same).
-        checkpoint_seconds: A checkpoint is also committed after the window
-            that ends this many seconds after the last one (slow plans).
+        rate_limit_wait_seconds: How long one request may keep waiting out 429s
+            (Calendly's announced resets) before the run fails.
+        secret_sources: Where each secret came from (``the environment variable
+            CALENDLY_ACCESS_TOKEN``, ``.dlt/secrets.toml``...), never its value.
     """
 
     base_url: str = settings.DEFAULT_BASE_URL
@@ -111,13 +123,15 @@ class CalendlySettings:
     requests_per_minute: int = settings.DEFAULT_REQUESTS_PER_MINUTE
     token_store_path: Path = Path(DEFAULT_TOKEN_STORE_PATH)
     checkpoint_events: int = settings.DEFAULT_CHECKPOINT_EVENTS
+    checkpoint_seconds: int = 60
     webhook_landing_dir: Path = DEFAULT_LANDING_DIR
     fail_on_quarantine: bool = True
-    checkpoint_seconds: int = 60
+    rate_limit_wait_seconds: float = DEFAULT_RATE_LIMIT_WAIT_SECONDS
     access_token: str | None = field(default=None, repr=False)
     client_id: str | None = field(default=None, repr=False)
     client_secret: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
+    secret_sources: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def auth_method(self) -> Literal["personal_access_token", "oauth"]:
@@ -125,39 +139,12 @@ class CalendlySettings:
         return "personal_access_token" if self.access_token else "oauth"
 
 
-_INT_KEYS = (
-    "lookback_days",
-    "sweep_every_days",
-    "horizon_days",
-    "window_days",
-    "max_concurrency",
-    "requests_per_minute",
-    "checkpoint_events",
-    "checkpoint_seconds",
-)
-_MINIMUM = {
-    "lookback_days": 0,
-    "sweep_every_days": 0,
-    "horizon_days": 0,
-    "window_days": 1,
-    "max_concurrency": 1,
-    "requests_per_minute": 1,
-    "checkpoint_events": 1,
-    "checkpoint_seconds": 1,
-}
-_DAYS_MAXIMUM = 36_500  # a century: beyond it dates overflow, and no Calendly data is that old
-_MAXIMUM = {
-    "lookback_days": _DAYS_MAXIMUM,
-    "sweep_every_days": _DAYS_MAXIMUM,
-    "horizon_days": _DAYS_MAXIMUM,
-    "window_days": _DAYS_MAXIMUM,
-    "max_concurrency": 64,
-    "checkpoint_seconds": 86_400,
-}
-
-
 def resolve_settings(*, require_credentials: bool = True, **explicit: Any) -> CalendlySettings:
     """Resolve every setting from arguments, dlt config/secrets, CALENDLY_* env, defaults.
+
+    Every value gets the same checks wherever it came from (``validation.py``);
+    where each secret came from is kept in ``secret_sources`` (a description,
+    never the value) for messages such as a 401's advice.
 
     Args:
         require_credentials: Fail when no token or OAuth app is configured.
@@ -169,13 +156,21 @@ def resolve_settings(*, require_credentials: bool = True, **explicit: Any) -> Ca
     Raises:
         ConfigError: A value is invalid or no credentials are configured.
     """
-    unknown = set(explicit) - {item.name for item in fields(CalendlySettings)}
+    unknown = set(explicit) - {item.name for item in fields(CalendlySettings)} - _DERIVED
     if unknown:
         raise ConfigError(f"unknown Calendly setting(s): {', '.join(sorted(unknown))}")
     _refuse_retired_keys()
-    raw = {item.name: _lookup(item.name, explicit) for item in fields(CalendlySettings)}
-    values = {key: _coerce(key, value) for key, value in raw.items() if value is not None}
-    resolved = CalendlySettings(**values)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for item in fields(CalendlySettings):
+        if item.name in _DERIVED:
+            continue
+        value, source = _lookup(item.name, explicit)
+        if value is not None:
+            values[item.name] = coerce(item.name, value, source)
+            if item.name in SECRET_KEYS:
+                sources[item.name] = source
+    resolved = CalendlySettings(**values, secret_sources=sources)
     if require_credentials:
         _require_credentials(resolved)
     return resolved
@@ -184,121 +179,57 @@ def resolve_settings(*, require_credentials: bool = True, **explicit: Any) -> Ca
 def _refuse_retired_keys() -> None:
     """A key that no longer means anything is an error, not silently ignored."""
     for key, replacement in RETIRED_KEYS.items():
-        if _from_dlt(key) not in (None, ""):
+        if _from_dlt(key)[0] not in (None, ""):
             raise ConfigError(f"{CONFIG_SECTION}.{key} is no longer read: {replacement}")
 
 
-def _lookup(key: str, explicit: Mapping[str, Any]) -> Any:
-    for candidate in (explicit.get(key), _from_dlt(key), _from_env(key)):
-        if candidate is not None and candidate != "":
-            return candidate
-    return None
+def _lookup(key: str, explicit: Mapping[str, Any]) -> tuple[Any, str]:
+    """The first value set for ``key`` and where it came from (a description, not the value)."""
+    given = explicit.get(key)
+    if given is not None and given != "":
+        return given, _explicit_source(key, given)
+    value, source = _from_dlt(key)
+    if value is not None and value != "":
+        return value, source
+    name = ENV_NAMES.get(key)
+    value = os.environ.get(name) if name else None
+    if value is not None and value != "":
+        return value, f"the environment variable {name}"
+    return None, ""
 
 
-def _from_dlt(key: str) -> Any:
+def _explicit_source(key: str, value: Any) -> str:
+    """Where a value passed in came from: dlt injects config into ``calendly_source`` too."""
+    found, source = _from_dlt(key)
+    if found is not None and found == value:
+        return source
+    name = ENV_NAMES.get(key)
+    if name and os.environ.get(name) == value:
+        return f"the environment variable {name}"
+    return f"the {key} argument"
+
+
+def _from_dlt(key: str) -> tuple[Any, str]:
+    """The value dlt's providers hold at ``sources.calendly.<key>``, and which one held it."""
     accessor = dlt.secrets if key in SECRET_KEYS else dlt.config
     try:
-        return accessor.get(f"{CONFIG_SECTION}.{key}")
+        value, traces = accessor._get_value(f"{CONFIG_SECTION}.{key}")
     except Exception as error:  # a broken toml file must read as a config error
-        raise ConfigError(f"cannot read {CONFIG_SECTION}.{key}: {error}") from error
+        raise ConfigError(f"cannot read {CONFIG_SECTION}.{key}: {one_line(error)}") from None
+    found = next((trace for trace in traces if trace.value is not None), None)
+    if found is None:
+        return value, ""
+    return value, describe_provider(found.provider, found.key, found.provider_location)
 
 
-def _from_env(key: str) -> str | None:
-    name = ENV_NAMES.get(key)
-    return os.environ.get(name) if name else None
-
-
-def _coerce(key: str, value: Any) -> Any:
-    if key in _INT_KEYS:
-        return _as_int(key, value)
-    if key == "scope":
-        return _as_scope(value)
-    if key == "no_show_rechecks":
-        return parse_recheck_ages(value)
-    if key == "fail_on_quarantine":
-        return _as_bool(key, value)
-    if key == "start_date":
-        return parse_start_date(value)
-    if key in ("token_store_path", "webhook_landing_dir"):
-        return Path(str(value)).expanduser()
-    if key in ("base_url", "auth_base_url"):
-        return _as_url(key, value)
-    if key == "organization":
-        return _as_organization(value)
-    return str(value)
-
-
-def _as_organization(value: Any) -> str:
-    text = str(value).strip()
-    if not (text.startswith(("http://", "https://")) and "/organizations/" in text):
-        raise ConfigError(
-            "organization must be an organization URI like "
-            f"https://api.calendly.com/organizations/<uuid>, got {text!r}"
-        )
-    return text
-
-
-def _as_int(key: str, value: Any) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"{key} must be a whole number, got {value!r}") from error
-    if number < _MINIMUM[key]:
-        raise ConfigError(f"{key} must be at least {_MINIMUM[key]}, got {number}")
-    if key in _MAXIMUM and number > _MAXIMUM[key]:
-        raise ConfigError(f"{key} must be at most {_MAXIMUM[key]}, got {number}")
-    return number
-
-
-def _as_bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
-    raise ConfigError(f"{key} must be true or false, got {value!r}")
-
-
-def _as_scope(value: Any) -> Scope:
-    text = str(value).strip().lower()
-    if text not in SCOPES:
-        raise ConfigError(f"scope must be 'organization' or 'user', got {value!r}")
-    return text  # type: ignore[return-value]
-
-
-def _as_url(key: str, value: Any) -> str:
-    text = str(value).strip().rstrip("/")
-    if not text.startswith(("http://", "https://")):
-        raise ConfigError(f"{key} must be an http(s) URL, got {text!r}")
-    return text
-
-
-def parse_start_date(value: Any) -> datetime:
-    """Parse a start date (``2024-01-31``, an ISO timestamp, or a date) as aware UTC.
-
-    Args:
-        value: The configured value.
-
-    Returns:
-        Midnight UTC of a date, or the timestamp converted to UTC.
-
-    Raises:
-        ConfigError: The value is not a date or timestamp.
-    """
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime(value.year, value.month, value.day)
-    else:
-        try:
-            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError as error:
-            raise ConfigError(
-                f"start_date must be a date like 2024-01-31 or an ISO timestamp, got {value!r}"
-            ) from error
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+def describe_provider(provider: str, effective_key: str, location: str) -> str:
+    """A dlt provider lookup as a user reads it: an environment variable or a file."""
+    if provider.lower().startswith("environment"):
+        return f"the environment variable {effective_key}"
+    path = Path(location.removeprefix("global:")) if location else Path(provider)
+    if path.suffix == ".toml" and (len(path.parts) == 1 or path.parent == Path(".dlt")):
+        return f".dlt/{path.name}"
+    return str(path)
 
 
 def _require_credentials(resolved: CalendlySettings) -> None:
@@ -348,7 +279,8 @@ def build_client(
     cancel = cancel if cancel is not None else threading.Event()
     auth: Authenticator
     if resolved.access_token:
-        auth = PersonalAccessTokenAuth(resolved.access_token)
+        source = resolved.secret_sources.get("access_token", "")
+        auth = PersonalAccessTokenAuth(resolved.access_token, source=source)
     else:
         extra: dict[str, Any] = {"now": now} if now is not None else {}
         auth = OAuthAuth(
@@ -359,6 +291,7 @@ def build_client(
             token_store=TokenStore(resolved.token_store_path),
             transport=transport,
             cancel=cancel,
+            source=resolved.secret_sources.get("refresh_token", ""),
             **extra,
         )
     return CalendlyClient(
@@ -368,5 +301,5 @@ def build_client(
         max_concurrency=resolved.max_concurrency,
         transport=transport,
         cancel=cancel,
-        **client_options,
+        **{"rate_limit_wait": resolved.rate_limit_wait_seconds, **client_options},
     )

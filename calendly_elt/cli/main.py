@@ -3,7 +3,8 @@
 Each command group lives in its own module and registers itself on ``app``;
 ``main`` is the single place that turns a ``CalendlyEltError`` into a one-line
 message on stderr and a non-zero exit (``--debug`` shows the traceback). A
-DuckDB lock conflict, whatever wraps it, becomes one such line too. An
+DuckDB lock conflict or a destination's missing credentials field (dlt's
+"Missing N field(s)"), whatever wraps it, becomes one such line too. An
 interrupt (Ctrl-C, SIGTERM in ``run``/``backfill``/``demo``), even one dlt
 wrapped in its own exception, exits 130 with one line, not as a failure.
 """
@@ -18,7 +19,13 @@ import typer
 # typer 0.29 vendors click; its parsing errors are these classes, not the click package's
 from typer._click import exceptions as click_errors
 
-from calendly_elt.errors import CalendlyEltError, RunInterruptedError, database_in_use, interrupt_in
+from calendly_elt.errors import (
+    CalendlyEltError,
+    RunInterruptedError,
+    database_in_use,
+    interrupt_in,
+    missing_configuration,
+)
 
 app = typer.Typer(
     name="calendly-elt",
@@ -70,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         if interrupt_in(error) is not None:
             return _interrupted()
-        shown = database_in_use(error) or error
+        shown = database_in_use(error) or missing_configuration(error) or error
         print(f"error: {shown}", file=sys.stderr)
         return shown.exit_code
     except click_errors.NoArgsIsHelpError as error:  # a bare group: its help, as typer does
@@ -91,11 +98,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         if interrupt_in(error) is not None:
             return _interrupted()
-        in_use = database_in_use(error)
-        if in_use is None:
+        known = database_in_use(error) or missing_configuration(error)
+        if known is None:
             raise
-        print(f"error: {in_use}", file=sys.stderr)
-        return in_use.exit_code
+        print(f"error: {known}", file=sys.stderr)
+        return known.exit_code
     return result if isinstance(result, int) else 0
 
 

@@ -25,6 +25,7 @@ from calendly_elt.cli.options import (
 from calendly_elt.cli.progress import print_counts, print_summary, progress_printer
 from calendly_elt.cli.signals import stop_on_signals
 from calendly_elt.errors import ConfigError
+from calendly_elt.models.errors import RawDataMissingError
 from calendly_elt.runner import (
     DEFAULT_DUCKDB_PATH,
     LockHolder,
@@ -133,7 +134,10 @@ def status_command(
         and not (duckdb or DEFAULT_DUCKDB_PATH).exists()
         and warehouse_lock_holder(pipeline) is None
     ):
-        raise ConfigError(f"no DuckDB file at {duckdb or DEFAULT_DUCKDB_PATH}: run first")
+        # the same error (and exit code 1) as `models` and `report` for the same missing file
+        raise RawDataMissingError(
+            f"no DuckDB warehouse at {duckdb or DEFAULT_DUCKDB_PATH}: run `calendly-elt run` first"
+        )
     _print_status(read_status(pipeline))
 
 

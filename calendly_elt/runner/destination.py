@@ -5,6 +5,11 @@ A DuckDB destination is a file, and its pipeline state lives beside it in
 written), so each database file has its own checkpoints. Any other dlt
 destination is configured the dlt way and keeps its state in dlt's default
 folder (or ``--pipelines-dir``).
+
+A load package holds the rows it loads (invitees' names and e-mail addresses
+among them): once loaded, its files are deleted (dlt's
+``load.delete_completed_jobs``, on unless configured otherwise), so personal
+data does not pile up in the pipelines folder.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from calendly_elt.errors import ConfigError, one_line
 logger = logging.getLogger(__name__)
 
 DEFAULT_DUCKDB_PATH = Path(DEFAULT_DUCKDB_FILE)
+DELETE_COMPLETED_JOBS = "load.delete_completed_jobs"
 _STATE_DIR_PREFIX, _STATE_DIR_SUFFIX = ".", ".dlt"
 
 
@@ -81,6 +87,7 @@ def make_pipeline(
         raise ConfigError("--duckdb only applies to the duckdb destination")
     else:
         target, state_dir = destination, Path(pipelines_dir) if pipelines_dir else None
+    _delete_loaded_files_by_default()
     options: dict[str, Any] = {"pipelines_dir": str(state_dir)} if state_dir else {}
     if logger.isEnabledFor(logging.DEBUG):
         options["progress"] = "log"
@@ -98,6 +105,16 @@ def make_pipeline(
         raise ConfigError(f"cannot use destination {destination!r}: {one_line(error)}") from error
 
 
+def _delete_loaded_files_by_default() -> None:
+    """Turn on dlt's ``load.delete_completed_jobs`` unless the user configured it.
+
+    ``[load] delete_completed_jobs = false`` in ``.dlt/config.toml`` (or
+    ``LOAD__DELETE_COMPLETED_JOBS=false``) keeps the loaded files, dlt's default.
+    """
+    if dlt.config.get(DELETE_COMPLETED_JOBS) is None:
+        dlt.config[DELETE_COMPLETED_JOBS] = True
+
+
 def _duckdb_target(database: Path, read_only: bool) -> tuple[Any, Path]:
     database = database.expanduser().resolve()
     if database.stem == RAW_DATASET:
@@ -112,8 +129,40 @@ def _duckdb_target(database: Path, read_only: bool) -> tuple[Any, Path]:
         raise ConfigError(
             f"cannot create the folder of --duckdb {database}: {error.strerror}"
         ) from None
+    _refuse_what_is_not_duckdb(database)
     target = dlt.destinations.duckdb(DuckDbCredentials(str(database), read_only=read_only))
     return target, duckdb_state_dir(database)
+
+
+_DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _refuse_what_is_not_duckdb(database: Path) -> None:
+    """A folder, a SQLite file or any other file is refused with its own message.
+
+    Without this check dlt reports them all as "check your credentials /
+    internet connection". A missing or empty file is fine: DuckDB creates it.
+    """
+    if database.is_dir():
+        raise ConfigError(
+            f"--duckdb {database} is a folder, not a DuckDB file: give a file path, "
+            f"e.g. --duckdb {database / DEFAULT_DUCKDB_FILE}"
+        )
+    try:
+        with database.open("rb") as file:
+            head = file.read(16)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise ConfigError(f"cannot read --duckdb {database}: {error.strerror}") from None
+    if not head or head[8:12] == _DUCKDB_MAGIC:
+        return
+    kind = "a SQLite database" if head.startswith(_SQLITE_MAGIC) else "not a DuckDB database"
+    raise ConfigError(
+        f"--duckdb {database} is {kind}: give a DuckDB file, or a new path for one "
+        f"(e.g. --duckdb {database.with_name(DEFAULT_DUCKDB_FILE)})"
+    )
 
 
 def describe_destination(pipeline: dlt.Pipeline) -> str:

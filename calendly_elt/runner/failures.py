@@ -3,7 +3,8 @@
 dlt wraps whatever fails inside ``extract``, ``normalize``, ``load`` or
 ``sync_destination`` in its own ``PipelineStepFailed``; :func:`clear_errors`
 turns that back into the ``CalendlyEltError`` inside (a Calendly refusal, a
-DuckDB file in use), an interrupt, or one :class:`ExtractionError` line.
+DuckDB file in use, a destination's missing credentials field named), an
+interrupt, or one :class:`ExtractionError` line.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from calendly_elt.errors import (
     database_in_use,
     first_in_chain,
     interrupt_in,
+    missing_configuration,
     one_line,
 )
 
@@ -43,7 +45,11 @@ def clear_errors(doing: str) -> Iterator[None]:
     except Exception as error:
         if interrupt_in(error) is not None:
             raise KeyboardInterrupt from error
-        inner = database_in_use(error) or first_in_chain(error, CalendlyEltError)
+        inner = (
+            database_in_use(error)
+            or missing_configuration(error)
+            or first_in_chain(error, CalendlyEltError)
+        )
         if inner is not None:
             raise inner from error
         raise ExtractionError(f"{doing} failed: {one_line(error)}") from error

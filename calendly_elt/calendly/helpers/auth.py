@@ -48,6 +48,7 @@ from calendly_elt.calendly.helpers.errors import (
     redact,
 )
 from calendly_elt.calendly.helpers.rate_limit import jittered_backoff, wait_unless_cancelled
+from calendly_elt.calendly.helpers.redaction import secret_problem
 from calendly_elt.calendly.helpers.token_store import TokenStore
 from calendly_elt.errors import ConfigError
 
@@ -73,16 +74,25 @@ class Authenticator(Protocol):
 
 
 class PersonalAccessTokenAuth:
-    """A personal access token: a plain Bearer token that cannot be refreshed."""
+    """A personal access token: a plain Bearer token that cannot be refreshed.
 
-    def __init__(self, token: str) -> None:
+    Attributes:
+        source: Where the token came from (for a 401's advice), never the token.
+    """
+
+    def __init__(self, token: str, *, source: str = "") -> None:
         token = (token or "").strip()
         if not token:
             raise ConfigError(
                 "no Calendly access token: set CALENDLY_ACCESS_TOKEN or "
                 "sources.calendly.access_token in .dlt/secrets.toml"
             )
+        problem = secret_problem(token)
+        if problem:  # a header cannot carry it: refuse before anything is sent
+            where = f" from {source}" if source else ""
+            raise ConfigError(f"the access token{where} {problem} (the value is not shown)")
         self._header = f"Bearer {token}"
+        self.source = source
 
     def __repr__(self) -> str:
         return "PersonalAccessTokenAuth(token=***)"
@@ -119,6 +129,8 @@ class OAuthAuth:
     Attributes:
         refresh_count: Successful refreshes so far.
         token_request_count: HTTP requests sent to the token endpoint (incl. retries).
+        source: Where the refresh token in use came from (the token store, or
+            the configured source given), never the token.
     """
 
     def __init__(
@@ -137,6 +149,7 @@ class OAuthAuth:
         sleep: Callable[[float], None] | None = None,
         timeout: float = 30.0,
         cancel: threading.Event | None = None,
+        source: str = "",
     ) -> None:
         if not client_id or not client_secret:
             raise ConfigError(
@@ -160,6 +173,7 @@ class OAuthAuth:
         self._lineage: list[str] = []
         self.refresh_count = 0
         self.token_request_count = 0
+        self.source = source
         self._store.check_writable()
         self._refresh_token = self._initial_refresh_token(refresh_token or "")
 
@@ -173,6 +187,7 @@ class OAuthAuth:
         descends = configured == stored_refresh or fingerprint(configured) in lineage
         if stored_refresh and (descends or not configured):
             logger.info("using the rotated refresh token from %s", self._store.path)
+            self.source = f"the OAuth token store {self._store.path}"
             self._lineage = lineage
             self._adopt_stored_access_token(stored or {})
             return stored_refresh

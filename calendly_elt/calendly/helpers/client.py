@@ -5,13 +5,17 @@ One pooled ``httpx.Client`` serves every thread. Each request:
 1. waits for the shared :class:`RateLimiter` (requests per minute, and
    Calendly's ``X-RateLimit-*`` headers);
 2. carries the ``Authorization`` header of the :class:`Authenticator`;
-3. is retried with exponential backoff and full jitter on 429, 5xx and
-   connection errors (a 429 also pauses every thread until
-   ``X-RateLimit-Reset``);
-4. after a 401, asks the authenticator once for a fresh token (OAuth) and
-   retries, else raises :class:`CalendlyAuthError`;
-5. on 400/403/404 raises at once with Calendly's title, message, details and
-   advice (see ``errors.py``).
+3. on a 429, waits for the reset Calendly announces (every thread paused)
+   and tries again, for up to ``rate_limit_wait`` seconds of 429s per
+   request: a rate limit is a wait, not a failure, and does not count
+   against the retries of 5) ;
+4. is retried with exponential backoff and full jitter on 5xx and
+   connection errors, ``max_retries`` times;
+5. after a 401, asks the authenticator once for a fresh token (OAuth) and
+   retries, else raises :class:`CalendlyAuthError` naming where the token
+   came from;
+6. on 400/403/404 raises at once with Calendly's title, message, details and
+   advice (see ``errors.py``); an HTML page (the base URL is not the API) too.
 
 Paging (``pagination.next_page`` links, page-token restarts) is in
 ``paging.py``; ``paginate`` and ``read_all`` here bind it to the client.
@@ -37,22 +41,21 @@ import httpx
 
 from calendly_elt.calendly.helpers.auth import Authenticator
 from calendly_elt.calendly.helpers.concurrency import map_in_order
-from calendly_elt.calendly.helpers.errors import (
-    CalendlyApiError,
-    path_of,
-)
+from calendly_elt.calendly.helpers.errors import CalendlyApiError, path_of
 from calendly_elt.calendly.helpers.paging import paginate, read_all
 from calendly_elt.calendly.helpers.rate_limit import (
+    DEFAULT_RATE_LIMIT_WAIT_SECONDS,
     RateLimiter,
     RequestCancelled,
     jittered_backoff,
     wait_unless_cancelled,
 )
 from calendly_elt.calendly.helpers.responses import (
+    answer_body,
     exhausted,
     refusal,
     retryable_error,
-    success_body,
+    wait_out_rate_limit,
 )
 
 logger = logging.getLogger(__name__)
@@ -72,6 +75,7 @@ class CalendlyClient:
         auth: The authenticator supplying Bearer tokens.
         max_concurrency: Most calls in flight at once in ``map_concurrently``.
         rate_limiter: The limiter shared by every request of this client.
+        rate_limit_wait: Seconds of 429s one request waits out before failing.
         cancelled: The event ``cancel()`` sets; every wait of the client is taken on it.
     """
 
@@ -83,6 +87,7 @@ class CalendlyClient:
         requests_per_minute: int = 500,
         max_concurrency: int = 8,
         max_retries: int = 6,
+        rate_limit_wait: float = DEFAULT_RATE_LIMIT_WAIT_SECONDS,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         timeout: float = 30.0,
@@ -98,6 +103,8 @@ class CalendlyClient:
         self.auth = auth
         self.max_concurrency = max_concurrency
         self.max_retries = max_retries
+        self.rate_limit_wait = rate_limit_wait
+        self._clock = clock
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self._sleep = sleep
@@ -248,28 +255,34 @@ class CalendlyClient:
         params: Mapping[str, Any],
         json_body: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        path = path_of(url)
+        what = f"{method} {path_of(url)}"
         refreshed = False
         failures = 0
+        rate_limited: list[float] = []  # when each 429 of this request arrived
         while True:
             header = self.auth.authorization()
             sent = self._send(method, url, params, json_body, header)
-            status = sent.status_code if isinstance(sent, httpx.Response) else None
-            if isinstance(sent, httpx.Response) and status is not None and 200 <= status < 300:
-                body = success_body(method, sent)
+            if isinstance(sent, httpx.Response):
+                body = answer_body(method, sent, self.base_url)
                 if body is not None:
                     return body
-            if status == 401 and not refreshed:
-                refreshed = True
-                if self.auth.refresh_after_401(header):
-                    logger.info("%s %s: 401, retrying with a refreshed access token", method, path)
-                    continue
+                if sent.status_code == 401 and not refreshed:
+                    refreshed = True
+                    if self.auth.refresh_after_401(header):
+                        logger.info("%s: 401, retrying with a refreshed access token", what)
+                        continue
             retryable = retryable_error(sent, header, url)
             if retryable is None:
                 assert isinstance(sent, httpx.Response)  # transport errors are retryable
-                raise refusal(sent, header)
+                raise refusal(sent, header, self.auth)
+            if isinstance(sent, httpx.Response) and sent.status_code == 429:
+                rate_limited.append(self._clock())
+                limit = self.rate_limiter
+                wait_out_rate_limit(limit, what, sent, rate_limited, self.rate_limit_wait)
+                continue
             failures += 1
-            self._retry_or_raise(failures, f"{method} {path}", status, retryable)
+            status = sent.status_code if isinstance(sent, httpx.Response) else None
+            self._retry_or_raise(failures, what, status, retryable)
 
     def _send(
         self,
@@ -291,21 +304,19 @@ class CalendlyClient:
             )  # fmt: skip
         except httpx.TransportError as error:
             return error
-        self.rate_limiter.observe(response.headers, rate_limited=response.status_code == 429)
+        self.rate_limiter.observe(response.headers)
         return response
 
     def _retry_or_raise(
-        self, failures: int, path: str, status: int | None, error: CalendlyApiError
+        self, failures: int, what: str, status: int | None, error: CalendlyApiError
     ) -> None:
         if failures > self.max_retries:
-            logger.warning("%s %s: giving up after %d retries", path, error.title, self.max_retries)
+            logger.warning("%s %s: giving up after %d retries", what, error.title, self.max_retries)
             raise exhausted(error, self.max_retries)
         delay = jittered_backoff(failures, self.backoff_base, self.backoff_max)
-        level = logging.DEBUG if status == 429 else logging.WARNING
-        logger.log(
-            level,
+        logger.warning(
             "%s failed (%s); retry %d/%d in %.2f s",
-            path,
+            what,
             status or error.title,
             failures,
             self.max_retries,

@@ -20,15 +20,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import httpx
 
+from calendly_elt.calendly.helpers.redaction import path_of, redact
 from calendly_elt.errors import CalendlyEltError
 
 ADVICE_UNAUTHENTICATED = (
-    "the access token is invalid, expired or revoked; check CALENDLY_ACCESS_TOKEN "
-    "(or re-authorize the OAuth app)"
+    "the access token is invalid, expired or revoked; check where it is configured "
+    "(CALENDLY_ACCESS_TOKEN, SOURCES__CALENDLY__ACCESS_TOKEN or .dlt/secrets.toml), "
+    "or re-authorize the OAuth app"
 )
 ADVICE_ORGANIZATION_SCOPE = (
     "the token's user is not an org admin; use scope=user "
@@ -39,10 +41,18 @@ ADVICE_NOT_FOUND = "the resource or plan feature is not available"
 ADVICE_PAGE_TOKEN_EXPIRED = "page token expired; the run restarts the window"
 ADVICE_BAD_REQUEST = "Calendly rejected the request parameters"
 ADVICE_RATE_LIMITED = (
-    "still rate limited after every retry; lower requests_per_minute or max_concurrency "
-    "(free plans allow 50 requests per minute)"
+    "lower max_concurrency / requests_per_minute (free plans allow 50 requests per minute) "
+    "or retry later; rate_limit_wait_seconds sets how long a request waits out 429s"
 )
 ADVICE_SERVER = "Calendly kept failing after every retry; try again later"
+ADVICE_NOT_API = (
+    "check base_url: it should be Calendly's API root, https://api.calendly.com "
+    "(not the web app or a proxy's page)"
+)
+ADVICE_PAGING_LOOP = (
+    "Calendly's paging is looping; this is not transient: report it with the path, and "
+    "meanwhile lower window_days so that each window fits in fewer pages"
+)
 ADVICE_REFRESH_TOKEN_REJECTED = (
     "re-authorize the OAuth app: the refresh token was already used (refresh tokens are "
     "single-use) or revoked; store the new refresh token"
@@ -50,43 +60,6 @@ ADVICE_REFRESH_TOKEN_REJECTED = (
 ADVICE_OAUTH_CLIENT = "check CALENDLY_CLIENT_ID and CALENDLY_CLIENT_SECRET"
 SCOPE_STATUSES = (400, 403)
 _SCOPE_NAME = re.compile(r"\b([a-z][a-z_]*:(?:read|write))\b")
-
-_SECRET_PATTERNS = (
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),
-    re.compile(
-        r"(?i)((?:access_token|refresh_token|client_secret|page_token)[\"']?\s*[=:]\s*[\"']?)"
-        r"[A-Za-z0-9._~+/=-]+"
-    ),
-    # JWT-looking strings (Calendly's PATs and access tokens are JWTs).
-    re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"),
-)
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Mask anything that looks like a token in ``text``.
-
-    Args:
-        text: Text that may come from the network or an exception.
-        secrets: Exact values to mask as well (e.g. the token just sent).
-
-    Returns:
-        The text with the given secrets, bearer tokens, ``*_token=`` /
-        ``client_secret=`` values and JWT-looking strings replaced by ``***``.
-    """
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    for pattern in _SECRET_PATTERNS:
-        if pattern.groups:
-            text = pattern.sub(lambda match: match.group(1) + "***", text)
-        else:
-            text = pattern.sub("***", text)
-    return text
-
-
-def path_of(url: str | httpx.URL) -> str:
-    """The path of a URL, without scheme, host or query (which may carry secrets)."""
-    return urlsplit(str(url)).path or "/"
 
 
 class CalendlyApiError(CalendlyEltError):
@@ -195,6 +168,67 @@ class CalendlyServerError(CalendlyApiError):
 
     default_title = "Server Error"
     default_advice = ADVICE_SERVER
+
+
+class CalendlyNotApiError(CalendlyApiError):
+    """The base URL answered with an HTML page: it is not the Calendly API."""
+
+    default_title = "Not the Calendly API"
+    default_advice = ADVICE_NOT_API
+
+
+class CalendlyPagingLoopError(CalendlyServerError):
+    """Calendly returned a ``next_page`` it had already returned: following it would loop."""
+
+    default_title = "Paging Loop"
+    default_advice = ADVICE_PAGING_LOOP
+
+    def __init__(self, path: str, next_page: str) -> None:
+        super().__init__(
+            None,
+            None,
+            f"Calendly returned the same next_page twice: {path_of(next_page)}",
+            url=path,
+        )
+
+
+def unauthenticated_advice(kind: str, source: str) -> str:
+    """The 401 advice naming where the refused credential came from (never its value).
+
+    Args:
+        kind: ``personal_access_token`` or ``oauth``.
+        source: Where it came from (``the environment variable CALENDLY_ACCESS_TOKEN``,
+            ``.dlt/secrets.toml``, ``the OAuth token store ...``); empty if unknown.
+    """
+    if kind == "oauth":
+        where = f" (the refresh token came from {source})" if source else ""
+        return (
+            "Calendly refused the OAuth access token even after a refresh"
+            f"{where}; re-authorize with `calendly-elt auth login`"
+        )
+    if not source:
+        return ADVICE_UNAUTHENTICATED
+    return (
+        f"the access token from {source} is invalid, expired or revoked; replace it there "
+        "with a valid personal access token"
+    )
+
+
+def looks_like_html(response: httpx.Response) -> bool:
+    """Whether a response is a web page (``text/html``, or a body starting with ``<``)."""
+    if "html" in response.headers.get("content-type", "").lower():
+        return True
+    return response.content[:64].lstrip()[:1] == b"<"
+
+
+def not_api_error(response: httpx.Response, base_url: str) -> CalendlyNotApiError:
+    """The error for an HTML page where the API was expected (base_url is wrong)."""
+    return CalendlyNotApiError(
+        response.status_code,
+        None,
+        f"{base_url} answered with an HTML page, not JSON: it does not look like the Calendly API",
+        url=str(response.request.url) if _has_request(response) else "",
+    )
 
 
 class TokenStoreError(CalendlyEltError):

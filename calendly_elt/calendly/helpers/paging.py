@@ -15,7 +15,7 @@ from typing import Any
 
 from calendly_elt.calendly.helpers.errors import (
     CalendlyPageTokenExpiredError,
-    CalendlyServerError,
+    CalendlyPagingLoopError,
 )
 from calendly_elt.errors import CalendlyEltError
 
@@ -47,7 +47,7 @@ def paginate(
         The rows of one page.
 
     Raises:
-        CalendlyServerError: Calendly returned the same ``next_page`` twice.
+        CalendlyPagingLoopError: Calendly returned the same ``next_page`` twice.
     """
     body = get(path, {"count": PAGE_SIZE, **(params or {})})
     seen: set[str] = set()
@@ -57,9 +57,7 @@ def paginate(
         if not next_page:
             return
         if next_page in seen:
-            raise CalendlyServerError(
-                None, "Paging Loop", "Calendly returned the same next_page twice", url=path
-            )
+            raise CalendlyPagingLoopError(path, next_page)
         seen.add(next_page)
         body = get(next_page)
 

@@ -9,6 +9,12 @@ It also listens to Calendly's own accounting: every response carries
 429 arrives) every thread pauses until the reset; a server limit lower than
 the configured one (a free plan) lowers the window.
 
+A 429 is Calendly asking us to wait, not a failure: the client waits for the
+reset it announces (:func:`announced_wait`: ``X-RateLimit-Reset``, else
+``Retry-After``, else a growing default) with every thread paused
+(:meth:`RateLimiter.pause`), on a budget of time per request
+(``rate_limit_wait_seconds``), not on the retry count of 5xx failures.
+
 Every wait (here, and the client's and the token refresh's retry backoff) is
 taken on a ``threading.Event`` shared by the run rather than ``time.sleep``:
 setting it (Ctrl-C, SIGTERM) wakes every waiting thread at once, and they raise
@@ -28,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60.0
 DEFAULT_PAUSE_AFTER_429 = 1.0
+MIN_PAUSE_AFTER_429 = 1.0  # a reset of 0 s must not make a burst of immediate retries
+DEFAULT_RATE_LIMIT_WAIT_SECONDS = 900.0  # 15 minutes of 429s for one request: then fail
 
 
 class RequestCancelled(KeyboardInterrupt):
@@ -141,6 +149,15 @@ class RateLimiter:
                 pause = reset if reset is not None else DEFAULT_PAUSE_AFTER_429
                 self._pause(min(max(pause, 0.0), self._max_wait))
 
+    def pause(self, seconds: float) -> None:
+        """Hold every caller of ``acquire`` for ``seconds`` from now (a 429's announced reset).
+
+        Unlike the pauses ``observe`` takes, not capped at ``max_wait``: the
+        caller bounds it (the client, by its time budget).
+        """
+        with self._lock:
+            self._pause(max(seconds, 0.0))
+
     def _pause(self, seconds: float) -> None:
         until = self._clock() + seconds
         if until > self._paused_until:
@@ -173,6 +190,25 @@ def _float_header(headers: Mapping[str, str], name: str) -> float | None:
         return float(raw)
     except (TypeError, ValueError):
         return None
+
+
+def announced_wait(headers: Mapping[str, str], consecutive: int) -> tuple[float, str]:
+    """How long a 429 asks us to wait, and where that came from.
+
+    Args:
+        headers: The 429's headers.
+        consecutive: How many 429s in a row this request met (1 for the first).
+
+    Returns:
+        ``(seconds, reason)``: ``X-RateLimit-Reset``, else ``Retry-After`` (in
+        seconds), else a default doubling from 1 s to a minute; never under 1 s.
+    """
+    for name in ("X-RateLimit-Reset", "Retry-After"):
+        seconds = _float_header(headers, name)
+        if seconds is not None and seconds >= 0 and seconds == seconds:  # not nan
+            return max(seconds, MIN_PAUSE_AFTER_429), name
+    default = min(WINDOW_SECONDS, DEFAULT_PAUSE_AFTER_429 * 2 ** min(consecutive - 1, 10))
+    return default, "no reset announced"
 
 
 def jittered_backoff(failures: int, base: float, cap: float = 30.0) -> float:
