@@ -9,6 +9,12 @@ event name and payload Calendly would send. Invalid requests raise
 The generator builds an organization's whole history by replaying these same
 operations with the clock set in the past, so generated data and mutation
 behaviour cannot disagree.
+
+Why this module is longer than most: it is the simulator's one statement of
+how Calendly changes data (book, cancel, reschedule, mark no-shows, delete for
+compliance), and those operations share the invariants they keep together -
+counters, chains of reschedules, which timestamps move, which webhook fires.
+Event type changes, which share none of them, are in ``event_type_mutations.py``.
 """
 
 from __future__ import annotations
