@@ -200,12 +200,16 @@ def submission_bookings(store: Store, bookings: list[Row]) -> dict[str, Row | No
     return result
 
 
+def _labelled(value: str | None) -> str:
+    return NONE_LABEL if value is None else value
+
+
 def _choice_answers(store: Store, submission: Resource) -> list[tuple[str, str]]:
     """(question, answer) of the submission's answers to select/radios questions of its form."""
     form = store.routing_forms.get(uuid_of(submission["routing_form"]))
     types = {q["uuid"]: q["type"] for q in (form or {}).get("questions") or []}
     return [
-        (entry.get("question") or NONE_LABEL, entry.get("answer") or NONE_LABEL)
+        (_labelled(entry.get("question")), _labelled(entry.get("answer")))
         for entry in submission.get("questions_and_answers") or []
         if types.get(entry.get("question_uuid")) in CHOICE_QUESTION_TYPES
     ]
