@@ -228,3 +228,47 @@ def test_weekly_by_hand(tiny: tuple[dlt.Pipeline, Store]) -> None:
     keys = ("week", "event_type_name")
     _assert_metric(tiny[0], "metrics_weekly", keys, expected.WEEKLY_COLUMNS, expected.WEEKLY)
     assert all(week.isoweekday() == 1 for week, _ in expected.WEEKLY)
+
+
+def _form_totals(pipeline: dlt.Pipeline) -> tuple[int, int, int]:
+    rows = fetch_rows(pipeline, "metrics_routing_funnel")
+    (total,) = [row for row in rows if row["question"] == "(all)"]
+    return total["submissions"], total["booked"], total["held"]
+
+
+def test_routing_funnel_links_through_invitees_when_the_submitter_is_missing(
+    tiny: tuple[dlt.Pipeline, Store],
+) -> None:
+    pipeline, _ = tiny
+    with pipeline.sql_client() as client:
+        submissions = client.make_qualified_table_name("routing_form_submissions")
+        invitees = client.make_qualified_table_name("invitees")
+        saved = client.execute_sql(f"select uri, submitter from {submissions}")
+        linked = client.execute_sql(
+            f"select uri, routing_form_submission from {invitees} "
+            "where routing_form_submission is not null"
+        )
+    try:
+        with pipeline.sql_client() as client:
+            client.execute_sql(f"update {submissions} set submitter = null")
+        build_models(pipeline, as_of=expected.AS_OF)
+        # S1..S3 still reach B3, B5, B12 through their invitees' routing_form_submission
+        assert _form_totals(pipeline) == (4, 3, 2)
+        with pipeline.sql_client() as client:
+            client.execute_sql(f"update {invitees} set routing_form_submission = null")
+        build_models(pipeline, as_of=expected.AS_OF)
+        assert _form_totals(pipeline) == (4, 0, 0)  # no link left: nothing booked
+    finally:
+        with pipeline.sql_client() as client:
+            for uri, submitter in saved:
+                client.execute_sql(
+                    f"update {submissions} set submitter = %s where uri = %s", submitter, uri
+                )
+            for uri, submission in linked:
+                client.execute_sql(
+                    f"update {invitees} set routing_form_submission = %s where uri = %s",
+                    submission,
+                    uri,
+                )
+        build_models(pipeline, as_of=expected.AS_OF)
+    assert _form_totals(pipeline) == (4, 3, 2)
