@@ -83,6 +83,11 @@ MARTS = (
     "metrics_utm_attribution",
     "metrics_no_shows",
     "metrics_cancellations",
+    "metrics_hosts",
+    "metrics_lead_time",
+    "metrics_popular_times",
+    "metrics_routing_funnel",
+    "metrics_weekly",
 )
 MART_KEYS: dict[str, tuple[str, ...]] = {
     "fct_bookings": ("booking_id",),
@@ -92,6 +97,11 @@ MART_KEYS: dict[str, tuple[str, ...]] = {
     "metrics_utm_attribution": ("utm_source", "utm_medium", "utm_campaign"),
     "metrics_no_shows": ("month", "event_type_name"),
     "metrics_cancellations": ("month", "event_type_name"),
+    "metrics_hosts": ("host_user_uri",),
+    "metrics_lead_time": ("event_type_name", "utm_source"),
+    "metrics_popular_times": ("weekday", "hour"),
+    "metrics_routing_funnel": ("routing_form_uri", "question", "answer"),
+    "metrics_weekly": ("week", "event_type_name"),
 }
 
 

@@ -22,7 +22,11 @@ from calendly_elt.models.project import SQL_ROOT, project_vars, source_columns
 DLT_COLUMNS = {"_dlt_id", "_dlt_parent_id", "_dlt_list_idx", "_dlt_load_id"}
 # child tables dlt creates from nested lists; their columns are listed in the
 # docstring under COLUMN_HINTS (calendly_elt/calendly/settings.py), not in it
-CHILD_TABLE_COLUMNS = {"scheduled_events__event_memberships": {"user", "user_email", "user_name"}}
+CHILD_TABLE_COLUMNS = {
+    "scheduled_events__event_memberships": {"user", "user_email", "user_name"},
+    "routing_forms__questions": {"uuid", "name", "type", "required"},
+    "routing_form_submissions__questions_and_answers": {"question_uuid", "question", "answer"},
+}
 GENERIC_KINDS = ("unique", "not_null", "accepted_values", "relationships")
 SINGULAR_PREFIXES = ("reconciliation__", "consistency__", "unique_combination__")
 

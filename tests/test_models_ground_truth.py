@@ -5,7 +5,9 @@ simulator, the models are built for an ``as_of``, and each mart is compared
 with ``compute_ground_truth(store, as_of)`` (plain Python over the store):
 same rows, same values, rates and hours to 1e-9. The marts the oracle does not
 cover (``fct_meetings``, ``dim_event_types``, ``dim_users``) are compared with
-values worked out here in plain Python from the same store.
+values worked out here in plain Python from the same store. The marts of
+issue 12 (by host, lead time, popular times, routing funnel, weekly) are
+compared with ``compute_mart_truth``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from model_fixtures import MART_KEYS, duckdb_pipeline, fetch_rows, load_store
 from calendly_elt.models.runner import build_models, run_sql_tests
 from calendly_elt.simulator.generator import DEFAULT_NOW, generate_organization
 from calendly_elt.simulator.ground_truth import GroundTruth, compute_ground_truth
+from calendly_elt.simulator.ground_truth_marts import compute_mart_truth
 from calendly_elt.simulator.store import Resource, Store, parse_ts, uuid_of
 
 TOLERANCE = 1e-9
@@ -67,12 +70,17 @@ def assert_rows_equal(
         assert not differing, (mart, _sort_key(want, mart), differing)
 
 
-def assert_marts_equal_ground_truth(pipeline: dlt.Pipeline, truth: GroundTruth) -> None:
+def assert_marts_equal_ground_truth(
+    pipeline: dlt.Pipeline, truth: GroundTruth, store: Store
+) -> None:
     assert truth.bookings, "the ground truth has no bookings; the comparison would prove nothing"
     assert_mart_equals(pipeline, "fct_bookings", truth.bookings)
     assert_mart_equals(pipeline, "metrics_utm_attribution", truth.utm_attribution)
     assert_mart_equals(pipeline, "metrics_no_shows", truth.no_shows)
     assert_mart_equals(pipeline, "metrics_cancellations", truth.cancellations)
+    for mart, rows in compute_mart_truth(store, truth.as_of).items():
+        assert rows, f"no {mart} rows in the ground truth; the comparison would prove nothing"
+        assert_mart_equals(pipeline, mart, rows)
 
 
 def _ts(text: str | None) -> datetime | None:
@@ -178,7 +186,7 @@ def test_small_organization_marts_equal_ground_truth(tmp_path: Path, seed: int) 
     pipeline = _loaded(tmp_path, store)
     for as_of in (DEFAULT_NOW, DEFAULT_NOW - timedelta(days=45, hours=3, microseconds=7)):
         build_models(pipeline, as_of=as_of)
-        assert_marts_equal_ground_truth(pipeline, compute_ground_truth(store, as_of))
+        assert_marts_equal_ground_truth(pipeline, compute_ground_truth(store, as_of), store)
     assert_meetings_and_dimensions_equal_store(pipeline, store)
     outcomes = {row["outcome"] for row in fetch_rows(pipeline, "fct_bookings")}
     assert outcomes == {"completed", "no_show", "canceled", "upcoming"}
@@ -194,6 +202,6 @@ def test_medium_organization_marts_equal_ground_truth(
     # build time is not asserted here (wall clock is noisy): bench/models.py records it
     truth = compute_ground_truth(store, DEFAULT_NOW)
     assert len(truth.bookings) > 10_000
-    assert_marts_equal_ground_truth(pipeline, truth)
+    assert_marts_equal_ground_truth(pipeline, truth, store)
     assert_meetings_and_dimensions_equal_store(pipeline, store)
     assert run_sql_tests(pipeline) == []

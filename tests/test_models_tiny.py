@@ -22,6 +22,7 @@ from calendly_elt.simulator.scenarios import MAX, OLIVIA, build_tiny_organizatio
 from calendly_elt.simulator.store import Store, uri_of
 
 HOSTS = {uri_of("users", OLIVIA): "olivia", uri_of("users", MAX): "max"}
+MAX_URI = uri_of("users", MAX)
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +145,130 @@ def test_meetings_and_dimensions(tiny: tuple[dlt.Pipeline, Store], tmp_path: Pat
     assert {uri: users[uri]["hosted_meetings"] for uri in HOSTS} == hosted
     type_names = {row["event_type_name"] for row in fetch_rows(pipeline, "dim_event_types")}
     assert expected.INTRO in type_names and expected.LEGACY not in type_names
+
+
+# ---- issue 12 marts: the SQL against the numbers counted by hand in expected_tiny.py ----
+
+
+def test_hosts_by_hand(tiny: tuple[dlt.Pipeline, Store]) -> None:
+    rows = {HOSTS[row["host_user_uri"]]: row for row in fetch_rows(tiny[0], "metrics_hosts")}
+    assert set(rows) == set(expected.HOSTS)
+    for host, values in expected.HOSTS.items():
+        assert (rows[host]["host_name"], rows[host]["host_email"]) == expected.HOST_NAMES[host]
+        for column, value in zip(expected.HOST_COLUMNS, values, strict=True):
+            assert _close(value, rows[host][column]), (host, column, value, rows[host][column])
+
+
+def test_lead_time_by_hand(tiny: tuple[dlt.Pipeline, Store]) -> None:
+    keys = ("event_type_name", "utm_source")
+    _assert_metric(
+        tiny[0], "metrics_lead_time", keys, expected.LEAD_TIME_COLUMNS, expected.LEAD_TIME
+    )
+
+
+def test_popular_times_in_the_hosts_zones_by_hand(tiny: tuple[dlt.Pipeline, Store]) -> None:
+    keys = ("weekday", "hour")
+    _assert_metric(
+        tiny[0], "metrics_popular_times", keys, expected.POPULAR_TIME_COLUMNS,
+        expected.POPULAR_TIMES,
+    )  # fmt: skip
+    names = {
+        row["weekday"]: row["weekday_name"] for row in fetch_rows(tiny[0], "metrics_popular_times")
+    }
+    assert names == {1: "Monday", 2: "Tuesday", 3: "Wednesday", 4: "Thursday", 5: "Friday"}
+
+
+def test_popular_times_fall_back_to_utc_without_the_hosts_zone(
+    tiny: tuple[dlt.Pipeline, Store],
+) -> None:
+    pipeline, _ = tiny
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name("users")
+        client.execute_sql(f"update {table} set timezone = null where uri = %s", MAX_URI)
+    try:
+        build_models(pipeline, as_of=expected.AS_OF)
+        rows = fetch_rows(pipeline, "metrics_popular_times")
+    finally:
+        with pipeline.sql_client() as client:
+            client.execute_sql(
+                f"update {table} set timezone = 'America/New_York' where uri = %s", MAX_URI
+            )
+        build_models(pipeline, as_of=expected.AS_OF)
+    # Max's 7 meetings read at their UTC start (counted by hand from the scenario), Olivia's
+    # still in Berlin: bookings, held, no_shows, no_show_rate, utc_fallback_bookings
+    want = {
+        (1, 16): (3, 1, 0, 0.0, 0),  # Olivia: B1, B5, B13
+        (2, 16): (2, 1, 1, 1.0, 1),  # B3 (Olivia, no-show) + B2 (Max, 16:00 UTC, canceled)
+        (4, 16): (2, 1, 0, 0.0, 1),  # B11 (Olivia) + B6 (Max, canceled)
+        (5, 16): (1, 0, 0, None, 0),  # B7
+        (4, 18): (3, 2, 0, 0.0, 0),  # the webinar
+        (3, 14): (1, 0, 0, None, 1),  # B4 canceled
+        (4, 12): (1, 1, 0, 0.0, 1),  # B12 at AS_OF
+        (4, 15): (2, 1, 0, 0.0, 2),  # B16 held, B14 upcoming
+        (3, 16): (1, 1, 0, 0.0, 1),  # B15
+    }
+    got = {(row["weekday"], row["hour"]): row for row in rows}
+    assert set(got) == set(want)
+    for key, values in want.items():
+        for column, value in zip(expected.POPULAR_TIME_COLUMNS, values, strict=True):
+            assert _close(value, got[key][column]), (key, column, value, got[key][column])
+
+
+def test_routing_funnel_by_hand(tiny: tuple[dlt.Pipeline, Store]) -> None:
+    rows = fetch_rows(tiny[0], "metrics_routing_funnel")
+    assert {row["routing_form_name"] for row in rows} == {expected.ROUTING_FORM_NAME}
+    assert len({row["routing_form_uri"] for row in rows}) == 1
+    _assert_metric(
+        tiny[0], "metrics_routing_funnel", ("question", "answer"),
+        expected.ROUTING_FUNNEL_COLUMNS, expected.ROUTING_FUNNEL,
+    )  # fmt: skip
+
+
+def test_weekly_by_hand(tiny: tuple[dlt.Pipeline, Store]) -> None:
+    keys = ("week", "event_type_name")
+    _assert_metric(tiny[0], "metrics_weekly", keys, expected.WEEKLY_COLUMNS, expected.WEEKLY)
+    assert all(week.isoweekday() == 1 for week, _ in expected.WEEKLY)
+
+
+def _form_totals(pipeline: dlt.Pipeline) -> tuple[int, int, int]:
+    rows = fetch_rows(pipeline, "metrics_routing_funnel")
+    (total,) = [row for row in rows if row["question"] == "(all)"]
+    return total["submissions"], total["booked"], total["held"]
+
+
+def test_routing_funnel_links_through_invitees_when_the_submitter_is_missing(
+    tiny: tuple[dlt.Pipeline, Store],
+) -> None:
+    pipeline, _ = tiny
+    with pipeline.sql_client() as client:
+        submissions = client.make_qualified_table_name("routing_form_submissions")
+        invitees = client.make_qualified_table_name("invitees")
+        saved = client.execute_sql(f"select uri, submitter from {submissions}")
+        linked = client.execute_sql(
+            f"select uri, routing_form_submission from {invitees} "
+            "where routing_form_submission is not null"
+        )
+    try:
+        with pipeline.sql_client() as client:
+            client.execute_sql(f"update {submissions} set submitter = null")
+        build_models(pipeline, as_of=expected.AS_OF)
+        # S1..S3 still reach B3, B5, B12 through their invitees' routing_form_submission
+        assert _form_totals(pipeline) == (4, 3, 2)
+        with pipeline.sql_client() as client:
+            client.execute_sql(f"update {invitees} set routing_form_submission = null")
+        build_models(pipeline, as_of=expected.AS_OF)
+        assert _form_totals(pipeline) == (4, 0, 0)  # no link left: nothing booked
+    finally:
+        with pipeline.sql_client() as client:
+            for uri, submitter in saved:
+                client.execute_sql(
+                    f"update {submissions} set submitter = %s where uri = %s", submitter, uri
+                )
+            for uri, submission in linked:
+                client.execute_sql(
+                    f"update {invitees} set routing_form_submission = %s where uri = %s",
+                    submission,
+                    uri,
+                )
+        build_models(pipeline, as_of=expected.AS_OF)
+    assert _form_totals(pipeline) == (4, 3, 2)

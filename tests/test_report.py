@@ -18,6 +18,7 @@ from model_fixtures import duckdb_pipeline, fetch_rows, load_store
 
 from calendly_elt.cli.main import main
 from calendly_elt.models import report as report_module
+from calendly_elt.models.catalog import load_catalog
 from calendly_elt.models.errors import MartsMissingError, WarehouseUnavailableError
 from calendly_elt.models.report import render_report
 from calendly_elt.models.runner import build_models
@@ -27,6 +28,8 @@ from calendly_elt.simulator.generator import DEFAULT_NOW, generate_organization
 from calendly_elt.simulator.ground_truth import fct_bookings
 from calendly_elt.simulator.mutations import cancel_invitee
 from calendly_elt.simulator.store import uuid_of
+
+MODELS = len(load_catalog().models)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +136,8 @@ def test_cli_models_and_report(isolated_dlt: Path, capsys: pytest.CaptureFixture
     code = main(["models", "--duckdb", database, "--as-of", "2026-01-15T12:00:00Z", "--test"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "built 16 models in calendly_analytics as of 2026-01-15T12:00:00+00:00" in out
+    built = f"built {MODELS} models in calendly_analytics as of 2026-01-15T12:00:00+00:00"
+    assert built in out
     assert "all SQL tests passed" in out
     assert main(["report", "--duckdb", database, "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -211,7 +215,7 @@ def test_cli_run_rebuilds_the_marts_after_each_load(
 ) -> None:
     store, started = served_tiny.store, datetime.now(UTC)
     assert main(["run", "--duckdb", "org.duckdb"]) == 0
-    assert "models built: 16" in capsys.readouterr().out
+    assert f"models built: {MODELS}" in capsys.readouterr().out
     pipeline = make_pipeline(duckdb_path="org.duckdb")
     first = _outcomes(pipeline, unless_starting_after=started)
     loaded = {row["invitee_uri"] for row in fetch_rows(pipeline, "fct_bookings")}
@@ -224,7 +228,7 @@ def test_cli_run_rebuilds_the_marts_after_each_load(
     cancel_invitee(store, uuid_of(target["uri"]), reason="changed plans")
 
     assert main(["run", "--duckdb", "org.duckdb"]) == 0
-    assert "models built: 16" in capsys.readouterr().out
+    assert f"models built: {MODELS}" in capsys.readouterr().out
     second = _outcomes(pipeline, unless_starting_after=started)
     assert second[target["uri"]] == "canceled"
     assert {uri: outcome for uri, outcome in second.items() if uri != target["uri"]} == {
@@ -249,11 +253,12 @@ def test_cli_models_test_reports_failing_sql_tests_and_exits_1(
     assert main(["models", "--duckdb", database, "--as-of", "2026-01-15T12:00:00Z", "--test"]) == 1
     captured = capsys.readouterr()
     fails = [line for line in captured.out.splitlines() if line.startswith("FAIL ")]
-    assert len(fails) == 2, captured.out
+    assert len(fails) == 3, captured.out  # the enum test and two reconciliations
     assert fails[0].startswith(
         "FAIL accepted_values_fct_bookings_canceler_type__host__invitee: 1 failing row(s)"
     )
     assert "'robot'" in fails[0] and "all SQL tests passed" not in captured.out
     # host + invitee cancellations no longer add up to the canceled bookings
-    assert fails[1].startswith("FAIL reconciliation__monthly_metrics_vs_bookings: 1 failing row(s)")
-    assert captured.err == "error: 2 SQL test(s) failed\n"
+    assert fails[1].startswith("FAIL reconciliation__breakdowns_vs_bookings: 1 failing row(s)")
+    assert fails[2].startswith("FAIL reconciliation__monthly_metrics_vs_bookings: 1 failing row(s)")
+    assert captured.err == "error: 3 SQL test(s) failed\n"

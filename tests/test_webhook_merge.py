@@ -33,16 +33,7 @@ from calendly_elt.webhooks.landing import LandedDelivery, LandingStore, iter_del
 from calendly_elt.webhooks.receiver import create_app
 
 RECEIVER_URL = "https://hooks.example.com/webhooks/calendly"
-EVENTS = [
-    "invitee.created",
-    "invitee.canceled",
-    "invitee_no_show.created",
-    "invitee_no_show.deleted",
-    "routing_form_submission.created",
-    "event_type.created",
-    "event_type.updated",
-    "event_type.deleted",
-]
+EVENTS = list(subscriptions.DEFAULT_EVENTS)  # every event family, routing forms too
 MARTS = ("fct_bookings", "metrics_utm_attribution", "metrics_no_shows", "metrics_cancellations")
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +38,7 @@ from calendly_elt.models.errors import (
     RawDataMissingError,
     WarehouseUnavailableError,
 )
+from calendly_elt.models.project import source_columns
 from calendly_elt.models.transpile import RenderTarget, render_sql
 
 logger = logging.getLogger(__name__)
@@ -46,6 +47,17 @@ SWAP_SUFFIX = "__next"
 # dialects whose DROP VIEW / DROP TABLE take CASCADE (BigQuery, Snowflake views, T-SQL don't)
 CASCADE_DIALECTS = frozenset({"duckdb", "postgres", "redshift"})
 TEST_SAMPLE_ROWS = 5
+# raw tables only organizations with routing forms have (a plan feature and a scope):
+# the models read an empty relation in their place when they are not loaded
+OPTIONAL_SOURCES = frozenset(
+    {
+        "routing_forms",
+        "routing_forms__questions",
+        "routing_form_submissions",
+        "routing_form_submissions__questions_and_answers",
+    }
+)
+DLT_COLUMNS = ("_dlt_id", "_dlt_parent_id", "_dlt_list_idx", "_dlt_load_id")
 
 
 @dataclass(frozen=True)
@@ -239,9 +251,45 @@ def render_target_for(
     return RenderTarget(
         dialect=client.capabilities.sqlglot_dialect or "duckdb",
         qualify_model=qualify_model,
-        qualify_source=client.make_qualified_table_name,
+        qualify_source=_source_qualifier(client),
         as_of=as_of or datetime.now(UTC),
     )
+
+
+def _source_qualifier(client: Any) -> Callable[[str], str]:
+    """``source()`` -> the raw table, or an empty relation for an optional one not loaded.
+
+    dlt creates no table for a resource that yields nothing, and the routing
+    tables are loaded only for organizations with routing forms (a plan
+    feature, and the ``routing_forms:read`` scope).
+    """
+    present = _loaded_tables(client)
+    declared = source_columns()
+
+    def qualify(name: str) -> str:
+        if name in OPTIONAL_SOURCES and name not in present:
+            return _empty_relation(name, declared.get(name, ()))
+        return str(client.make_qualified_table_name(name))
+
+    return qualify
+
+
+def _loaded_tables(client: Any) -> set[str]:
+    """The tables of the raw dataset (information_schema: no failing query in a transaction)."""
+    rows = client.execute_sql(
+        "select table_name from information_schema.tables where table_schema = %s",
+        client.dataset_name,
+    )
+    return {str(row[0]) for row in rows or []}
+
+
+def _empty_relation(name: str, columns: tuple[str, ...]) -> str:
+    wanted = list(dict.fromkeys([*columns, *DLT_COLUMNS]))
+    selected = ", ".join(
+        f'cast(null as {"bigint" if column == "_dlt_list_idx" else "varchar"}) as "{column}"'
+        for column in wanted
+    )
+    return f"(select {selected} where 1 = 0) as {name}"
 
 
 def supports_transactional_ddl(client: Any) -> bool:
@@ -251,7 +299,7 @@ def supports_transactional_ddl(client: Any) -> bool:
 
 def _check_sources_loaded(client: Any, catalog: Catalog) -> None:
     missing = []
-    for table in sorted(catalog.sources):
+    for table in sorted(catalog.sources - OPTIONAL_SOURCES):
         qualified = client.make_qualified_table_name(table)
         try:
             client.execute_sql(f"select 1 from {qualified} where 1 = 0")

@@ -32,6 +32,13 @@ Bookings (B-numbers are used in the expected values):
 - B16 legacy-type@example.com     Legacy Consultation, whose event type was deleted
   afterwards (its name falls back to the event's name).
 
+Routing form "Lead Form" (a `select` question "Team size?" and an email
+question): S1 (1-10) led to B3, S2 (11-50) to B5, S3 (1-10) to B12, S4 (11-50)
+to no booking. B3's reschedule copies the link onto its new invitee.
+
+Hosts' time zones: Olivia Europe/Berlin (UTC+1 all winter), Max
+America/New_York (UTC-5): popular times are counted in those zones.
+
 At ``now`` the "Intro Call" type is renamed "Intro Call (30 min)": the marts
 report the event type's current name, not the name copied onto old events.
 """
@@ -58,6 +65,9 @@ INTRO = "e7000000-0000-4000-8000-000000000001"
 DEMO = "e7000000-0000-4000-8000-000000000002"
 WEBINAR = "e7000000-0000-4000-8000-000000000003"
 LEGACY = "e7000000-0000-4000-8000-000000000004"
+LEAD_FORM = "3a000000-0000-4000-8000-000000000001"
+TEAM_SIZE_QUESTION = "3b000000-0000-4000-8000-000000000001"
+EMAIL_QUESTION = "3b000000-0000-4000-8000-000000000002"
 ADMIN_TOKEN = "sim_pat_tiny_admin_olivia"
 MEMBER_TOKEN = "sim_pat_tiny_member_max"
 
@@ -67,14 +77,14 @@ def _at(text: str) -> datetime:
     return datetime.strptime(f"2025-{text}", "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
 
 
-def _user(uuid: str, name: str, slug: str, created: str) -> Resource:
+def _user(uuid: str, name: str, slug: str, created: str, timezone: str) -> Resource:
     return {
         "uri": uri_of("users", uuid),
         "name": name,
         "slug": slug,
         "email": f"{slug}@acme.example",
         "scheduling_url": f"https://calendly.com/{slug}",
-        "timezone": "Europe/Berlin",
+        "timezone": timezone,
         "avatar_url": None,
         "created_at": created,
         "updated_at": created,
@@ -133,6 +143,23 @@ def _event_type(
     }
 
 
+def _routing_form(store: Store, created: str) -> None:
+    store.routing_forms[LEAD_FORM] = {
+        "uri": uri_of("routing_forms", LEAD_FORM),
+        "organization": uri_of("organizations", ORG_UUID),
+        "name": "Lead Form",
+        "status": "published",
+        "questions": [
+            {"uuid": TEAM_SIZE_QUESTION, "name": "Team size?", "type": "select",
+             "required": True, "answer_choices": ["1-10", "11-50"]},
+            {"uuid": EMAIL_QUESTION, "name": "Email", "type": "email", "required": True,
+             "answer_choices": None},
+        ],
+        "created_at": created,
+        "updated_at": created,
+    }  # fmt: skip
+
+
 def _setup(start: datetime) -> Store:
     store = Store(clock=SimClock(start))
     store.rng = random.Random("calendly-sim-tiny-scenario")
@@ -144,14 +171,17 @@ def _setup(start: datetime) -> Store:
         "created_at": created,
         "updated_at": created,
     }
-    olivia = store.users[OLIVIA] = _user(OLIVIA, "Olivia Owner", "olivia-owner", created)
-    max_ = store.users[MAX] = _user(MAX, "Max Member", "max-member", created)
+    olivia = store.users[OLIVIA] = _user(
+        OLIVIA, "Olivia Owner", "olivia-owner", created, "Europe/Berlin"
+    )
+    max_ = store.users[MAX] = _user(MAX, "Max Member", "max-member", created, "America/New_York")
     _membership(store, 1, olivia, "owner")
     _membership(store, 2, max_, "user")
     _event_type(store, INTRO, "Intro Call", OLIVIA)
     _event_type(store, DEMO, "Demo", MAX)
     _event_type(store, WEBINAR, "Product Webinar", OLIVIA, kind="group", limit=5)
     _event_type(store, LEGACY, "Legacy Consultation", MAX)
+    _routing_form(store, created)
     store.admin_token, store.member_token = ADMIN_TOKEN, MEMBER_TOKEN
     store.personal_access_tokens = {ADMIN_TOKEN: OLIVIA, MEMBER_TOKEN: MAX}
     return store
@@ -164,6 +194,9 @@ class _Script:
         self.store = store
         self.now = now
         self.invitees: dict[str, str] = {}  # email -> uuid of its current invitee
+        # submissions draw their uuids from their own generator, so that the
+        # bookings' uuids stay those of the scenario without routing forms
+        self.submission_rng = random.Random("calendly-sim-tiny-submissions")
 
     def at(self, when: str | datetime) -> _Script:
         moment = when if isinstance(when, datetime) else _at(when)
@@ -183,6 +216,22 @@ class _Script:
         )
         self.invitees[email] = uuid_of(invitee["uri"])
         return uuid_of(invitee["event"])
+
+    def submit(self, email: str, team_size: str) -> str:
+        """Submit the lead form; returns the submission's uuid (to pass to ``book``)."""
+        answers = [
+            {"question_uuid": TEAM_SIZE_QUESTION, "question": "Team size?", "answer": team_size},
+            {"question_uuid": EMAIL_QUESTION, "question": "Email", "answer": email},
+        ]
+        scenario_rng, self.store.rng = self.store.rng, self.submission_rng
+        try:
+            submission = mutations.submit_routing_form(
+                self.store, LEAD_FORM, questions_and_answers=answers,
+                result={"type": "event_type", "value": uri_of("event_types", INTRO)},
+            )  # fmt: skip
+        finally:
+            self.store.rng = scenario_rng
+        return uuid_of(submission["uri"])
 
     def reschedule(
         self, email: str, start: str | datetime, new_email: str | None = None, **kwargs: Any
@@ -226,12 +275,16 @@ def build_tiny_organization(now: datetime | None = None) -> Store:
 def _november(run: _Script) -> None:
     run.at("11-03 10:00").book("resched-twice@example.com", INTRO, "11-10 15:00", tracking=GOOGLE)
     run.at("11-03 11:00").book("resched-cancel@example.com", DEMO, "11-20 16:00", tracking=LINKEDIN)
-    run.at("11-04 10:00").book("resched-noshow@example.com", INTRO, "11-14 15:00", tracking=GOOGLE)
+    s1 = run.at("11-04 09:50").submit("resched-noshow@example.com", "1-10")
+    run.at("11-04 10:00").book("resched-noshow@example.com", INTRO, "11-14 15:00", tracking=GOOGLE,
+                               routing_form_submission=s1)  # fmt: skip
     run.at("11-05 09:00").book("host-cancel@example.com", DEMO, "12-10 14:00")
     run.at("11-05 10:00").reschedule("resched-twice@example.com", "11-12 15:00")
+    s2 = run.at("11-05 10:50").submit("invitee-cancel@example.com", "11-50")
     run.at("11-05 11:00").book(
-        "invitee-cancel@example.com", INTRO, "12-15 15:00", tracking=LINKEDIN
-    )
+        "invitee-cancel@example.com", INTRO, "12-15 15:00", tracking=LINKEDIN,
+        routing_form_submission=s2,
+    )  # fmt: skip
     run.at("11-06 09:00").book("cancel-24h@example.com", DEMO, "12-18 16:00")
     run.at("11-06 10:00").reschedule("resched-twice@example.com", "12-01 15:00",
                                      new_email="resched-twice-new@example.com",
@@ -268,7 +321,10 @@ def _december(run: _Script, now: datetime) -> None:
     mutations.delete_invitee_data(run.at("12-12 10:00").store, ["resched-lost-new@example.com"])
     run.at("12-17 16:00").cancel("cancel-24h@example.com", "Travel")
     run.at("12-18 15:01").cancel("cancel-under-24h@example.com", "Feeling unwell")
-    run.at("12-20 10:00").book("at-asof@example.com", DEMO, now, tracking=GOOGLE)
+    s3 = run.at("12-20 09:50").submit("at-asof@example.com", "1-10")
+    run.at("12-20 10:00").book("at-asof@example.com", DEMO, now, tracking=GOOGLE,
+                               routing_form_submission=s3)  # fmt: skip
+    run.at("12-21 10:00").submit("no-booking@example.com", "11-50")  # S4: not routed to a booking
 
 
 def _january(run: _Script, now: datetime) -> None:
