@@ -75,7 +75,8 @@ def _reset_demo_database(database: Path) -> None:
     Raises:
         PipelineLockedError: A run (or a demo) is using the file right now.
     """
-    holder = warehouse_lock_holder(make_pipeline(duckdb_path=database))
+    made_by_demo = (duckdb_state_dir(database) / DEMO_MARKER).exists()
+    holder = warehouse_lock_holder(make_pipeline(duckdb_path=database)) if made_by_demo else None
     if holder is not None:
         raise PipelineLockedError(
             f"{database} is in use by a run (pid {holder.pid}); wait for it or use another --duckdb"
