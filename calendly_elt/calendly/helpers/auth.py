@@ -37,18 +37,18 @@ from typing import Any, Protocol
 import httpx
 
 from calendly_elt.calendly.helpers.errors import (
-    ADVICE_OAUTH_CLIENT,
-    ADVICE_REFRESH_TOKEN_REJECTED,
-    CalendlyApiError,
-    CalendlyAuthError,
-    CalendlyRateLimitError,
-    CalendlyServerError,
     TokenStoreError,
     path_of,
-    redact,
 )
 from calendly_elt.calendly.helpers.rate_limit import jittered_backoff, wait_unless_cancelled
 from calendly_elt.calendly.helpers.redaction import secret_problem
+from calendly_elt.calendly.helpers.token_responses import (
+    lifetime,
+    oauth_error,
+    reset_seconds,
+    token_endpoint_unreachable,
+    token_payload,
+)
 from calendly_elt.calendly.helpers.token_store import TokenStore
 from calendly_elt.errors import ConfigError
 
@@ -57,7 +57,6 @@ if sys.platform != "win32":
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_ACCESS_TOKEN_LIFETIME = timedelta(hours=2)
 MAX_LINEAGE = 50
 
 
@@ -285,8 +284,7 @@ class OAuthAuth:
         payload = self._request_tokens(old_refresh)
         new_refresh = str(payload.get("refresh_token") or old_refresh)
         access = str(payload["access_token"])
-        lifetime = _lifetime(payload)
-        expires_at = self._now() + lifetime
+        expires_at = self._now() + lifetime(payload)
         lineage = [*self._lineage, fingerprint(old_refresh)][-MAX_LINEAGE:]
         tokens = {
             "refresh_token": new_refresh,
@@ -322,23 +320,23 @@ class OAuthAuth:
                 response = self._http.post(self._token_url, data=form)
             except httpx.TransportError as error:
                 if last:
-                    raise _token_endpoint_unreachable(self._token_url, error) from None
+                    raise token_endpoint_unreachable(self._token_url, error) from None
                 self._pause(attempt, None, f"{type(error).__name__}")
                 continue
             if response.status_code == 429 or response.status_code >= 500:
                 if last:
-                    raise _oauth_error(response)
+                    raise oauth_error(response)
                 self._pause(attempt, response, str(response.status_code))
                 continue
             if response.status_code != 200:
-                raise _oauth_error(response)
-            return _token_payload(response)
+                raise oauth_error(response)
+            return token_payload(response)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _pause(self, attempt: int, response: httpx.Response | None, reason: str) -> None:
         delay = jittered_backoff(attempt + 1, self._backoff_base)
         if response is not None and response.status_code == 429:
-            delay = max(delay, min(_reset_seconds(response), 60.0))
+            delay = max(delay, min(reset_seconds(response), 60.0))
         logger.warning(
             "token request to %s failed (%s); retry %d/%d in %.1f s",
             path_of(self._token_url),
@@ -348,60 +346,3 @@ class OAuthAuth:
             delay,
         )
         wait_unless_cancelled(delay, self._cancel, self._sleep)
-
-
-def _lifetime(payload: dict[str, Any]) -> timedelta:
-    try:
-        return timedelta(seconds=float(payload["expires_in"]))
-    except (KeyError, TypeError, ValueError):
-        return DEFAULT_ACCESS_TOKEN_LIFETIME
-
-
-def _reset_seconds(response: httpx.Response) -> float:
-    try:
-        return max(0.0, float(response.headers.get("X-RateLimit-Reset", "0")))
-    except ValueError:
-        return 0.0
-
-
-def _token_payload(response: httpx.Response) -> dict[str, Any]:
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict) or not payload.get("access_token"):
-        raise CalendlyAuthError(
-            response.status_code,
-            "Invalid Token Response",
-            "the token endpoint answered without an access token",
-            advice=ADVICE_OAUTH_CLIENT,
-            url=str(response.request.url),
-        )
-    return payload
-
-
-def _oauth_error(response: httpx.Response) -> CalendlyApiError:
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    body = body if isinstance(body, dict) else {}
-    code = str(body.get("error") or body.get("title") or response.reason_phrase)
-    description = str(body.get("error_description") or body.get("message") or "")
-    url = str(response.request.url)
-    if response.status_code == 429:
-        return CalendlyRateLimitError(response.status_code, code, description, url=url)
-    if response.status_code >= 500:
-        return CalendlyServerError(response.status_code, code, description, url=url)
-    advice = ADVICE_OAUTH_CLIENT if code == "invalid_client" else ADVICE_REFRESH_TOKEN_REJECTED
-    return CalendlyAuthError(response.status_code, code, description, advice=advice, url=url)
-
-
-def _token_endpoint_unreachable(url: str, error: httpx.TransportError) -> CalendlyServerError:
-    return CalendlyServerError(
-        None,
-        "Connection Failed",
-        redact(f"{type(error).__name__}: {error}"),
-        advice="the OAuth token endpoint could not be reached; check auth_base_url and the network",
-        url=url,
-    )
