@@ -29,8 +29,12 @@ users), so it can need a few requests less than N_min. *state agrees*: share
 of the simulator's events / invitees whose loaded status, cancellation,
 `rescheduled` and `no_show` match;
 *captured*: share of the day's changes whose rows all match after the run.
+*Gaps*: stretches of over 0.25 s with no request arriving at the simulator
+(imports, checkpoint loads, the models), summed.
 Wall times were measured on a shared 2-core machine: the load average is
 recorded with each run, and figures taken at a load above 2 are noisy.
+`--sides ours` reruns only our side and keeps the baseline's runs (its code
+unchanged) from the last results file; their recording time is then shown.
 """
 
 
@@ -72,6 +76,14 @@ ROWS: tuple[Row, ...] = (
     ("- event list pages", lambda r: _number(_requests_of(r, "GET /scheduled_events"))),
     ("- invitee calls", lambda r: _number(_requests_of(r, INVITEES_ROUTE))),
     ("429 responses", lambda r: _number(r.get("responses_429"))),
+    (
+        "requests/s from first to last",
+        lambda r: _number((r.get("pacing") or {}).get("rate_per_second")),
+    ),
+    (
+        "s with no request arriving (gaps > 0.25 s)",
+        lambda r: _number((r.get("pacing") or {}).get("gap_seconds")),
+    ),
     ("N_min", lambda r: _number(r.get("n_min"))),
     ("floor s", lambda r: _number(r.get("floor_seconds"))),
     ("efficiency", lambda r: _number(r.get("efficiency"), 3)),

@@ -45,6 +45,12 @@ def test_every_run_finished_with_positive_counts(comparison) -> None:
             assert run["time_split"]["extract"] > 0 and run["time_split"]["load"] > 0
             assert run["rows"]["invitees"] > 0
             assert {"load_avg_before", "load_avg_after"} <= run.keys()
+            pacing = run["pacing"]
+            assert 0 < pacing["span_seconds"] <= run["wall_seconds"]
+            assert pacing["rate_per_second"] * pacing["span_seconds"] == pytest.approx(
+                run["requests"] - 1, rel=0.02
+            )
+            assert 0 <= pacing["gap_seconds"] <= pacing["span_seconds"]
     assert result["runs"]["full"]["ours"]["time_split"]["models"] > 0
 
 
@@ -82,7 +88,26 @@ def test_the_table_shows_every_figure(comparison) -> None:
     result, table = comparison
     assert f"## tiny ({result['organization']['events']:,} events" in table
     for label in ("wall s", "requests", "429 responses", "N_min", "floor s", "efficiency",
-                  "peak RSS MB", "CPU s", "extract s", "normalize s", "load s", "models s",
+                  "peak RSS MB", "CPU s", "requests/s from first to last", "extract s", "normalize s", "load s", "models s",
                   "day's changes captured", "no-shows marked 1-7 d late"):  # fmt: skip
         assert f"| {label} |" in table or f"| - {label} |" in table, label
     assert "| finished | yes | yes | yes | yes |" in table
+
+
+def test_rerunning_our_side_keeps_the_baselines_runs_with_their_date(tmp_path: Path) -> None:
+    from bench.compare import keep_baseline_runs
+
+    previous = {
+        "recorded_at": "2026-12-01T22:42:16+00:00",
+        "runs": {"full": {"ours": {"wall_seconds": 9.0}, "baseline": {"wall_seconds": 99.0}}},
+    }
+    path = tmp_path / "compare_small.json"
+    path.write_text(json.dumps(previous), encoding="utf-8")
+    fresh = {"runs": {"full": {"ours": {"wall_seconds": 5.0}}, "incremental": {"ours": {}}}}
+    keep_baseline_runs(fresh, path)
+    assert fresh["runs"]["full"]["ours"] == {"wall_seconds": 5.0}  # ours: the new run
+    assert fresh["runs"]["full"]["baseline"] == {
+        "wall_seconds": 99.0,
+        "recorded_at": "2026-12-01T22:42:16+00:00",
+    }
+    assert "baseline" not in fresh["runs"]["incremental"]  # nothing recorded: nothing kept

@@ -2,7 +2,7 @@
 
 A no-show mark changes nothing on the event, so the source re-reads an ended
 meeting's invitees on a schedule of ages after its end (``no_show_rechecks``,
-default 1h,1d,3d,7d,14d,30d). These tests run that schedule against the
+default 1h,1d..7d,10d,14d,21d,30d). These tests run that schedule against the
 simulator (daily runs for a month, hourly runs for a day and a half) and the
 decision function alone over weeks of hourly runs.
 """
@@ -21,6 +21,7 @@ import pytest
 from source_harness import SourceHarness
 
 from calendly_elt.calendly.helpers.no_shows import (
+    DEFAULT_NO_SHOW_RECHECKS,
     NoShowRecheck,
     parse_recheck_ages,
     recheck_reach,
@@ -31,7 +32,8 @@ from calendly_elt.runner import run_extraction
 from calendly_elt.simulator import generate_organization, mutations
 from calendly_elt.simulator.store import Store, uuid_of
 
-DEFAULT_AGES = parse_recheck_ages("1h,1d,3d,7d,14d,30d")
+DEFAULT_AGES = parse_recheck_ages(DEFAULT_NO_SHOW_RECHECKS)
+SPARSE_AGES = parse_recheck_ages("1h,1d,3d,7d,14d,30d")  # the schedule before daily first weeks
 INVITEES_PATH = re.compile(r"/scheduled_events/(?P<event>[^/]+)/invitees$")
 
 
@@ -111,6 +113,8 @@ def test_daily_runs_capture_no_shows_marked_3_10_and_25_days_late(tmp_path: Path
     scenario.run()  # the backfill reads the three meetings (not yet held)
     late = dict(zip((3, 10, 25), scenario.meetings, strict=True))
     marked: dict[int, str] = {}
+    marked_on: dict[int, int] = {}
+    loaded_on: dict[int, int] = {}
     for day in range(1, 33):
         scenario.store.clock.set(scenario.started + timedelta(days=day))
         for delay, invitee in late.items():
@@ -120,8 +124,18 @@ def test_daily_runs_capture_no_shows_marked_3_10_and_25_days_late(tmp_path: Path
                 marked[delay] = mutations.mark_no_show(scenario.store, uuid_of(invitee["uri"]))[
                     "uri"
                 ]
+                marked_on[delay] = day
         scenario.run()
+        for delay, invitee in late.items():
+            if delay in marked and delay not in loaded_on and scenario.loaded_no_show(invitee):
+                loaded_on[delay] = day
     assert sorted(marked) == [3, 10, 25]
+    # marked just before the meeting turns 3, 10 and 25 days old: daily ages through the
+    # first week and the 10 d age load the first two with the next run; 25 days late waits
+    # for the 30 d age, five runs later
+    assert loaded_on[3] == marked_on[3]
+    assert loaded_on[10] == marked_on[10]
+    assert loaded_on[25] == marked_on[25] + 5
     for delay, invitee in late.items():
         assert scenario.loaded_no_show(invitee) == marked[delay], delay
         # one read by the backfill, one per age of the schedule: however many runs
@@ -173,10 +187,10 @@ def _simulate(ages: tuple[timedelta, ...], every: timedelta, days: int) -> dict[
 def test_the_schedule_bounds_rereads_and_sees_late_marks_at_any_run_frequency(
     every: timedelta,
 ) -> None:
-    result = _simulate(DEFAULT_AGES, every, days=40)
+    result = _simulate(SPARSE_AGES, every, days=40)
     # one read per age; ages that pass between the same two runs share it
-    runs_that_pass_an_age = {math.ceil(age / every) for age in DEFAULT_AGES}
-    assert result["reads"] == len(runs_that_pass_an_age) <= len(DEFAULT_AGES)
+    runs_that_pass_an_age = {math.ceil(age / every) for age in SPARSE_AGES}
+    assert result["reads"] == len(runs_that_pass_an_age) <= len(SPARSE_AGES)
     end = datetime(2026, 1, 1, tzinfo=UTC)
     # each mark is seen at the first run after the next age of the schedule
     for delay, next_age in ((3, 7), (10, 14), (25, 30)):
@@ -185,7 +199,7 @@ def test_the_schedule_bounds_rereads_and_sees_late_marks_at_any_run_frequency(
 
 
 def test_a_late_run_rechecks_every_age_passed_meanwhile_once() -> None:
-    recheck = NoShowRecheck(DEFAULT_AGES)
+    recheck = NoShowRecheck(SPARSE_AGES)
     end = datetime(2026, 1, 1, tzinfo=UTC)
     event = {"uri": "e", "end_time": end}
     assert not recheck.due(event, end - timedelta(hours=1), end + timedelta(minutes=59))
@@ -210,13 +224,25 @@ def test_rechecks_can_be_turned_off() -> None:
         (" 3d , 90m, 3d ", (timedelta(minutes=90), timedelta(days=3))),
         (["2d", "12h"], (timedelta(hours=12), timedelta(days=2))),
         ("none", ()),
+        ("1h, 2d..4d", tuple(timedelta(hours=h) for h in (1, 48, 72, 96))),
+        ("22h..23h,1d", (timedelta(hours=22), timedelta(hours=23), timedelta(days=1))),
+        (
+            DEFAULT_NO_SHOW_RECHECKS,
+            (
+                timedelta(hours=1),
+                *(timedelta(days=d) for d in (1, 2, 3, 4, 5, 6, 7, 10, 14, 21, 30)),
+            ),
+        ),
     ],
 )
 def test_schedule_parsing(text: Any, ages: tuple[timedelta, ...]) -> None:
     assert parse_recheck_ages(text) == ages
 
 
-@pytest.mark.parametrize("text", ["1w", "0h", "3", "d", "-1d", "4000d", "1.5d", "1h;1d"])
+@pytest.mark.parametrize(
+    "text",
+    ["1w", "0h", "3", "d", "-1d", "4000d", "1.5d", "1h;1d", "7d..1d", "1d..48h", "1m..2000m"],
+)
 def test_a_bad_schedule_is_a_config_error_naming_the_key(text: str) -> None:
     with pytest.raises(ConfigError, match="no_show_rechecks"):
         parse_recheck_ages(text)

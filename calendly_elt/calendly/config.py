@@ -63,7 +63,7 @@ ENV_NAMES: dict[str, str] = {
 }
 RETIRED_KEYS = {
     "no_show_lookback_days": "late no-show marks are read on a schedule of ages after "
-    "each meeting's end; set no_show_rechecks (default 1h,1d,3d,7d,14d,30d) instead",
+    "each meeting's end; set no_show_rechecks (default 1h,1d..7d,10d,14d,21d,30d) instead",
 }
 MISSING_CREDENTIALS = (
     "no Calendly credentials: set CALENDLY_ACCESS_TOKEN (a personal access token) or "

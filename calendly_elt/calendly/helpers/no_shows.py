@@ -4,7 +4,7 @@ Marking a no-show (``POST /invitee_no_shows``) changes nothing on the event:
 not its ``updated_at``, not its ``invitees_counter``. Fingerprints cannot see
 it, and hosts mark no-shows late: most within a day, some weeks after. So the
 invitees of an ended meeting are re-read on a schedule of ages after its end,
-``no_show_rechecks`` (default ``1h,1d,3d,7d,14d,30d``): a meeting is due when
+``no_show_rechecks`` (default ``1h,1d..7d,10d,14d,21d,30d``): a meeting is due when
 one of its ages has passed since the last time its invitees were read
 (``scheduled_events.invitees_read_at``, kept by the source). However often
 the pipeline runs, each ended meeting's invitees are re-read at most once per
@@ -25,7 +25,9 @@ from typing import Any
 
 from calendly_elt.errors import ConfigError
 
-DEFAULT_NO_SHOW_RECHECKS = "1h,1d,3d,7d,14d,30d"
+# daily for the first week (where most late marks fall), then 10, 14, 21 and 30 days
+DEFAULT_NO_SHOW_RECHECKS = "1h,1d..7d,10d,14d,21d,30d"
+MAX_RECHECK_AGES = 1000
 MAX_RECHECK_AGE = timedelta(days=3650)
 # meetings are listed by start time: reach back by this much more than the last age
 LONGEST_MEETING = timedelta(days=1)
@@ -69,16 +71,40 @@ def recheck_reach(ages: tuple[timedelta, ...]) -> timedelta:
 def parse_recheck_ages(value: Any) -> tuple[timedelta, ...]:
     """Parse ``no_show_rechecks``: ``"1h,1d,3d"``, a list of such ages, or ``off``.
 
+    ``a..b`` is every age from ``a`` to ``b`` in steps of one of ``a``'s unit
+    (``1d..7d``: every day of the first week).
+
     Raises:
         ConfigError: An age is not a whole number of minutes (m), hours (h) or
-            days (d), is zero, or is longer than ten years.
+            days (d), is zero, or is longer than ten years; a range's ends have
+            different units or run backwards; more than 1,000 ages.
     """
     items = value if isinstance(value, list | tuple) else str(value).split(",")
     texts = [str(item).strip().lower() for item in items if str(item).strip()]
     if texts in ([], *([word] for word in _OFF)):
         return ()
-    ages = sorted({_parse_age(text) for text in texts})
+    ages = sorted({age for text in texts for age in _parse_item(text)})
+    if len(ages) > MAX_RECHECK_AGES:
+        raise ConfigError(f"no_show_rechecks has {len(ages)} ages; at most 1000")
     return tuple(ages)
+
+
+def _parse_item(text: str) -> list[timedelta]:
+    """One age, or every age of a ``a..b`` range."""
+    if ".." not in text:
+        return [_parse_age(text)]
+    first_text, _, last_text = text.partition("..")
+    first, last = _parse_age(first_text), _parse_age(last_text)
+    unit = first_text.strip()[-1]
+    if last_text.strip()[-1] != unit or last < first:
+        raise ConfigError(
+            f"no_show_rechecks range {text!r} must run upwards in one unit, like 1d..7d"
+        )
+    step = timedelta(**{_UNITS[unit]: 1})
+    count = (last - first) // step + 1
+    if count > MAX_RECHECK_AGES:
+        raise ConfigError(f"no_show_rechecks range {text!r} has {count} ages; at most 1000")
+    return [first + step * index for index in range(count)]
 
 
 def _parse_age(text: str) -> timedelta:

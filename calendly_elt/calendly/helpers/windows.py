@@ -14,8 +14,9 @@ half-open windows ``[start, end)`` of ``window_days``:
 - every ``sweep_every_days`` (7), a sweep: from the backfill start, like a
   full refresh but reading invitees only where needed (:func:`sweep_due`).
 
-Backfills, sweeps and full refreshes also read one open window from the
-horizon on (bookings made more than ``horizon_days`` ahead).
+Every run but ``backfill --since`` also reads one open window from the
+horizon on (bookings made more than ``horizon_days`` ahead): a list of the
+few events there, invitees only where new or changed.
 
 :func:`plan_run` decides a new run's kind and range from what the caller asked
 (:class:`RunRequest`) and what the dataset has seen (backfill start, last
@@ -192,7 +193,9 @@ def plan_run(
         return RunPlan("sweep", first, max(first, end), False, first, True)
     lookback = incremental_start(last_success_at, request.lookback_days)
     start = max(first, min(lookback, last_success_at - request.recheck_reach))
-    return RunPlan("incremental", start, max(start, end), False, first)
+    # the open window beyond the horizon too: one cheap list, and bookings made
+    # more than horizon_days ahead (or changed there) arrive the next run, not the next sweep
+    return RunPlan("incremental", start, max(start, end), False, first, True)
 
 
 def sweep_due(request: RunRequest, last_sweep_at: datetime) -> bool:
