@@ -88,7 +88,8 @@ def test_the_table_shows_every_figure(comparison) -> None:
     result, table = comparison
     assert f"## tiny ({result['organization']['events']:,} events" in table
     for label in ("wall s", "requests", "429 responses", "N_min", "floor s", "efficiency",
-                  "peak RSS MB", "CPU s", "requests/s from first to last", "extract s", "normalize s", "load s", "models s",
+                  "peak RSS MB", "CPU s", "requests/s from first to last", "extract s",
+                  "normalize s", "load s", "models s",
                   "day's changes captured", "no-shows marked 1-7 d late"):  # fmt: skip
         assert f"| {label} |" in table or f"| - {label} |" in table, label
     assert "| finished | yes | yes | yes | yes |" in table
