@@ -120,11 +120,11 @@ def test_run_then_backfill_then_full_refresh_over_http(
     assert "window 38/38" in out.err
 
     assert main(["run", "--duckdb", "org.duckdb", "--skip-models"]) == 0
-    assert "incremental done: 14 windows" in capsys.readouterr().out
+    assert "incremental done: 15 windows" in capsys.readouterr().out
 
     since = (datetime.now(UTC) - timedelta(days=60)).date().isoformat()
     assert main(["backfill", "--since", since, "--duckdb", "org.duckdb", "--skip-models"]) == 0
-    assert "since done: 15 windows" in capsys.readouterr().out
+    assert "since done: 16 windows" in capsys.readouterr().out
 
     assert main(["run", "--full-refresh", "--duckdb", "org.duckdb", "--skip-models"]) == 0
     out = capsys.readouterr().out

@@ -276,7 +276,7 @@ def test_backfill_since_rereads_from_that_date(tiny_harness: SourceHarness) -> N
 
     expected = [e for e in store.events.values() if parse_ts(e["start_time"]) >= since]
     assert summary.kind == "since"
-    assert summary.windows == 17  # 120 days back + 365 ahead, in 30-day windows
+    assert summary.windows == 18  # 120 days back + 365 ahead in 30-day windows, + the open one
     assert summary.packages > 3
     assert summary.events == summary.invitee_calls == len(expected)
     assert_matches_store(pipeline, store, ("scheduled_events", "invitees"))

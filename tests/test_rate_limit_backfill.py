@@ -96,3 +96,24 @@ def test_keeping_loaded_files_is_a_dlt_setting(
     harness.run(pipeline)
     loaded = Path(pipeline.working_dir) / "load" / "loaded"
     assert [path for path in _files(loaded) if "completed_jobs" in path.parts]
+
+
+def _gzipped(paths: list[Path]) -> set[bool]:
+    return {path.read_bytes()[:2] == b"\x1f\x8b" for path in paths}
+
+
+@pytest.mark.parametrize("configured, gzipped", [(None, False), ("false", True)])
+def test_intermediate_files_are_plain_unless_compression_is_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, configured: str | None, gzipped: bool
+) -> None:
+    monkeypatch.setenv("LOAD__DELETE_COMPLETED_JOBS", "false")
+    if configured is not None:
+        monkeypatch.setenv("DATA_WRITER__DISABLE_COMPRESSION", configured)
+    harness = make_harness(tmp_path, "tiny")
+    pipeline = harness.pipeline()
+    harness.run(pipeline)
+    loaded = Path(pipeline.working_dir) / "load" / "loaded"
+    # parquet and sql jobs carry no gzip layer either way; the state's jsonl does
+    jobs = [path for path in _files(loaded) if "completed_jobs" in path.parts
+            and path.suffix not in (".parquet", ".sql")]  # fmt: skip
+    assert jobs and _gzipped(jobs) == {gzipped}

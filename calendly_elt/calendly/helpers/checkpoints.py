@@ -33,6 +33,8 @@ from calendly_elt.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 HISTORY_LENGTH = 20
+# the kinds of run that list every window from the backfill start: they reset the sweep clock
+LISTS_EVERY_WINDOW = frozenset({"backfill", "sweep", "full_refresh"})
 _MOMENTS = ("started_at", "range_start", "range_end", "next_start")
 
 
@@ -222,7 +224,7 @@ class SyncState:
     def finish_run(self, cursor: RunCursor, requests: int, finished_at: datetime) -> None:
         """Mark the run successful and append it to the history."""
         self._state["last_success_at"] = iso(cursor.started_at)
-        if cursor.beyond_horizon:  # it listed every window
+        if cursor.kind in LISTS_EVERY_WINDOW:
             self._state["last_sweep_at"] = iso(cursor.started_at)
         summary = {
             "kind": cursor.kind,

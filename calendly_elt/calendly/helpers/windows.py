@@ -149,7 +149,7 @@ class RunPlan:
         refetch_all: Re-fetch every event's invitees (full refresh, ``--since``).
         backfill_start: The dataset's backfill start after this run.
         beyond_horizon: Also read everything starting after the horizon, in one
-            open window (backfills, sweeps, full refreshes).
+            open window (every kind of run since incrementals read it too).
     """
 
     kind: str
@@ -183,7 +183,7 @@ def plan_run(
     first = backfill_start or request.start_date or default_backfill_start(request.now)
     if request.since is not None:
         since = request.since
-        return RunPlan("since", since, max(since, end), True, min(first, since))
+        return RunPlan("since", since, max(since, end), True, min(first, since), True)
     if request.full_refresh:
         return RunPlan("full_refresh", first, max(first, end), True, first, True)
     if last_success_at is None:
