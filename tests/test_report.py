@@ -77,7 +77,8 @@ def test_json_report_matches_the_bookings(warehouse: dlt.Pipeline) -> None:
 def test_table_report_is_readable(warehouse: dlt.Pipeline) -> None:
     report = json.loads(render_report(warehouse, fmt="json"))
     table = render_report(warehouse)
-    lines = table.splitlines()
+    header, lines = _split_header(table)
+    assert header[0] == "as_of: 2026-01-15 12:00:00 UTC (outcomes judged at this instant)"
     assert lines[0] == "Top UTM sources by bookings (first touch)"
     assert lines[1].split() == ["utm_source", "bookings", "show", "rate", "cancel", "rate"]
     top = report["utm_sources"][0]
@@ -89,6 +90,13 @@ def test_table_report_is_readable(warehouse: dlt.Pipeline) -> None:
     assert any(line.startswith(first_month["month"][:7]) for line in lines)
 
 
+def _split_header(table: str) -> tuple[list[str], list[str]]:
+    """The header lines (as_of, extent, last run) and the rest, from the sources section on."""
+    lines = table.splitlines()
+    start = lines.index("Top UTM sources by bookings (first touch)")
+    return lines[:start], lines[start:]
+
+
 def test_table_report_says_how_many_sources_it_leaves_out(
     warehouse: dlt.Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -96,7 +104,7 @@ def test_table_report_says_how_many_sources_it_leaves_out(
     assert len(sources) > 3
     assert "more (--format json" not in render_report(warehouse)
     monkeypatch.setattr(report_module, "TOP_SOURCES", 3)
-    lines = render_report(warehouse).splitlines()
+    _, lines = _split_header(render_report(warehouse))
     note = f"... and {len(sources) - 3} more (--format json or csv lists every source)"
     shown = lines[3 : lines.index(note)]
     assert [line.split()[0] for line in shown] == [line["utm_source"] for line in sources[:3]]

@@ -28,6 +28,7 @@ from calendly_elt.errors import ConfigError
 from calendly_elt.models.errors import RawDataMissingError
 from calendly_elt.runner import (
     DEFAULT_DUCKDB_PATH,
+    JobResult,
     LockHolder,
     RecordsQuarantinedError,
     StatusReport,
@@ -36,32 +37,40 @@ from calendly_elt.runner import (
     read_status,
     run_job,
 )
+from calendly_elt.runner.run_history import recorded_run
 from calendly_elt.runner.warehouse_lock import warehouse_lock_holder
 
 
 def _extract_and_build(
     pipeline: Any,
+    command: str,
     *,
     full_refresh: bool = False,
     since: datetime | None = None,
     skip_models: bool = False,
 ) -> None:
-    settings = resolve_settings()
-    with stop_on_signals() as cancel:
-        result = run_job(
-            pipeline,
-            settings,
-            build=not skip_models,
-            on_extracted=print_summary,
-            full_refresh=full_refresh,
-            since=since,
-            progress=progress_printer(),
-            cancel=cancel,
-        )
+    """The job, recorded in run history however it ends (a failure included)."""
+    with recorded_run(pipeline, command) as recorder:
+        settings = resolve_settings()
+        with stop_on_signals() as cancel:
+            recorder.result = run_job(
+                pipeline,
+                settings,
+                build=not skip_models,
+                on_extracted=print_summary,
+                full_refresh=full_refresh,
+                since=since,
+                cancel=cancel,
+                **recorder.extraction_options(progress_printer()),
+            )
+        _check_quarantine(recorder.result, settings.fail_on_quarantine)
+
+
+def _check_quarantine(result: JobResult, fail_on_quarantine: bool) -> None:
     if result.models is not None:
         typer.echo(f"models built: {len(result.models.models)}")
     quarantined = result.extraction.quarantined
-    if quarantined and settings.fail_on_quarantine:
+    if quarantined and fail_on_quarantine:
         raise RecordsQuarantinedError(
             f"{quarantined} record(s) broke the raw-table contract and were quarantined "
             "(table calendly.quarantine: resource, key, reason, raw JSON); everything else "
@@ -84,7 +93,7 @@ def run_command(
     pipeline = make_pipeline(
         destination=destination, duckdb_path=duckdb, pipelines_dir=pipelines_dir
     )
-    _extract_and_build(pipeline, full_refresh=full_refresh, skip_models=skip_models)
+    _extract_and_build(pipeline, "run", full_refresh=full_refresh, skip_models=skip_models)
 
 
 @app.command("backfill")
@@ -110,7 +119,7 @@ def backfill_command(
     pipeline = make_pipeline(
         destination=destination, duckdb_path=duckdb, pipelines_dir=pipelines_dir
     )
-    _extract_and_build(pipeline, since=start, skip_models=skip_models)
+    _extract_and_build(pipeline, "backfill", since=start, skip_models=skip_models)
 
 
 @app.command("status")
