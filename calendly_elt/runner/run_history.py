@@ -262,3 +262,22 @@ def last_success(pipeline: dlt.Pipeline) -> RunRecord | None:
     """The newest succeeded run in ``run_history`` (None: none recorded)."""
     runs = read_runs(pipeline, 1, outcome="succeeded")
     return runs[0] if runs else None
+
+
+def describe_run(run: RunRecord) -> str:
+    """One line: ``2026-01-15 12:00:00 UTC run succeeded in 12.3s, 120 requests, 340 rows``."""
+    seconds = (run.ended_at - run.started_at).total_seconds()
+    parts = [
+        f"{run.started_at:%Y-%m-%d %H:%M:%S} UTC {run.command} {run.outcome} in {seconds:.1f}s",
+        f"{run.requests or 0} requests",
+    ]
+    if run.windows:
+        parts.append(f"{run.windows} windows")
+    if run.retries or run.rate_limited:
+        parts.append(f"{run.retries or 0} retries, {run.rate_limited or 0} 429s")
+    if run.rows is not None:
+        parts.append(f"{sum(run.rows.values())} rows")
+    if run.models_seconds is not None:
+        parts.append(f"models {run.models_seconds:.1f}s")
+    text = ", ".join(parts)
+    return f"{text}: {run.error}" if run.error else text
