@@ -153,6 +153,48 @@ def test_cli_models_and_report(isolated_dlt: Path, capsys: pytest.CaptureFixture
     assert sum(line["bookings"] for line in report["utm_sources"]) == len(bookings)
 
 
+def _stated_context(fmt: str, out: str) -> dict[str, str]:
+    """The header (as_of, extent, last successful run) as one format states it."""
+    if fmt == "json":
+        return {key: str(value) for key, value in json.loads(out)["context"].items()}
+    if fmt == "csv":
+        rows = csv.DictReader(io.StringIO(out))
+        return {row["name"]: row["value"] for row in rows if row["section"] == "context"}
+    # table, and any format added later (html): the as_of instant as text, and the extent
+    assert "as_of" in out and "2026-01-15" in out, fmt
+    assert "meetings loaded" in out or "first_meeting_at" in out, fmt
+    return {"as_of": "2026-01-15T12:00:00+00:00"}
+
+
+def test_every_report_format_states_as_of_and_the_data_extent(
+    isolated_dlt: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline = duckdb_pipeline(isolated_dlt)
+    load_store(pipeline, generate_organization(seed=3, size="tiny"))
+    database = str(isolated_dlt / "warehouse.duckdb")
+    assert main(["models", "--duckdb", database, "--as-of", "2026-01-15T12:00:00Z"]) == 0
+    capsys.readouterr()
+    starts = [row["start_at"] for row in fetch_rows(pipeline, "fct_meetings")]
+    for fmt in report_module.FORMATS:  # every format the CLI accepts
+        assert main(["report", "--duckdb", database, "--format", fmt]) == 0, fmt
+        context = _stated_context(fmt, capsys.readouterr().out)
+        assert context["as_of"] == "2026-01-15T12:00:00+00:00", fmt
+        if fmt in ("json", "csv"):
+            first = datetime.fromisoformat(context["first_meeting_at"])
+            assert first == min(starts).replace(tzinfo=first.tzinfo), fmt
+            assert "last_successful_run_at" in context
+
+
+def test_the_report_covers_campaigns(warehouse: dlt.Pipeline) -> None:
+    bookings = fetch_rows(warehouse, "fct_bookings")
+    report = json.loads(render_report(warehouse, fmt="json"))
+    expected = Counter(booking["utm_campaign"] or "(none)" for booking in bookings)
+    assert {line["utm_campaign"]: line["bookings"] for line in report["utm_campaigns"]} == dict(
+        expected
+    )
+    assert "Top UTM campaigns by bookings (first touch)" in render_report(warehouse)
+
+
 def test_cli_errors_are_one_line_and_non_zero(
     isolated_dlt: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
