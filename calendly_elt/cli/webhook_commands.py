@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from calendly_elt.calendly.config import build_client, resolve_settings
-from calendly_elt.cli.main import app
+from calendly_elt.cli.main import app, sub_app
 from calendly_elt.cli.options import (
     DestinationOption,
     DuckdbOption,
@@ -27,9 +27,7 @@ from calendly_elt.webhooks.settings import DEFAULT_HOST, DEFAULT_PORT
 
 KEY_STORE_NAME = "calendly.webhook-keys.json"
 
-webhooks_app = typer.Typer(
-    help="Calendly webhook subscriptions and the delivery receiver.", no_args_is_help=True
-)
+webhooks_app = sub_app("Calendly webhook subscriptions and the delivery receiver.")
 app.add_typer(webhooks_app, name="webhooks")
 
 KeyStoreOption = Annotated[
