@@ -10,7 +10,7 @@ import typer
 
 from calendly_elt.calendly.config import resolve_settings
 from calendly_elt.cli.main import app
-from calendly_elt.cli.options import DuckdbOption, quiet_dlt
+from calendly_elt.cli.options import DuckdbOption, no_telemetry, quiet_dlt
 from calendly_elt.cli.progress import print_summary, progress_printer
 from calendly_elt.cli.signals import stop_on_signals
 from calendly_elt.errors import ConfigError
@@ -38,6 +38,7 @@ def demo_command(
     from calendly_elt.simulator import SimConfig, Simulator, generate_organization
 
     quiet_dlt()
+    no_telemetry()  # a demo on simulated data reports nothing to dlt's telemetry
     database = Path(duckdb or DEFAULT_DUCKDB_PATH)
     _reset_demo_database(database)
     try:
