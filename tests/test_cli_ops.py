@@ -200,18 +200,24 @@ def test_a_member_token_gets_advice_on_scope_user_and_runs_with_it(
     assert main(["run", "--duckdb", "member.duckdb", "--skip-models"]) == 0
 
 
-def test_the_demo_turns_dlt_telemetry_off(tmp_path: Path) -> None:
+def test_the_demo_turns_dlt_telemetry_off_and_says_its_clock_is_fixed(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if key != "RUNTIME__DLTHUB_TELEMETRY"}
     script = (
         "import contextlib, io\n"
         "from dlt.common.runtime import anon_tracker\n"
         "from calendly_elt.cli.main import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
         "    code = main(['demo', '--size', 'tiny'])\n"
         "print(code, anon_tracker._ANON_TRACKER_ENDPOINT)\n"
+        "print(out.getvalue())\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
         timeout=180,
     )  # fmt: skip
-    assert done.stdout.split() == ["0", "None"], done.stderr
+    first, *printed = done.stdout.splitlines()
+    assert first.split() == ["0", "None"], done.stderr
+    clock = "its clock is fixed at 2026-01-15 12:00:00 UTC (the same every demo)"
+    assert any(line.startswith(clock) for line in printed), printed
+    assert "as_of: 2026-01-15 12:00:00 UTC (outcomes judged at this instant)" in printed

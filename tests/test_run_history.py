@@ -157,6 +157,36 @@ def test_run_history_on_postgres(
             client.execute_sql(f'drop schema if exists "{dataset}" cascade')
 
 
+@pytest.mark.postgres
+def test_a_broken_token_writes_a_failed_row_on_postgres(
+    served: Simulator,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    postgres_dsn: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_dsn)
+    dataset = f"calendly_runs_{uuidlib.uuid4().hex[:8]}"
+    monkeypatch.setenv("DATASET_NAME", dataset)
+    pipeline = make_pipeline(
+        destination="postgres", pipelines_dir=tmp_path / "state", dataset_name=dataset
+    )
+    monkeypatch.setattr(
+        "calendly_elt.cli.pipeline_commands.make_pipeline", lambda **kwargs: pipeline
+    )
+    monkeypatch.setenv("CALENDLY_ACCESS_TOKEN", BROKEN_TOKEN)
+    try:
+        code = main(["run", "--destination", "postgres"])
+        printed = capsys.readouterr().err.strip().splitlines()[-1]
+        assert code != 0
+        (run,) = read_runs(pipeline)
+        assert (run.outcome, run.exit_code) == ("failed", code)
+        assert printed == f"error: {run.error}" and BROKEN_TOKEN not in printed
+    finally:
+        with pipeline.sql_client() as client:
+            client.execute_sql(f'drop schema if exists "{dataset}" cascade')
+
+
 def test_rows_are_json_per_table(tmp_path: Path) -> None:
     from calendly_elt.runner.run_history import RunRecord
 

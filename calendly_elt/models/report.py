@@ -114,7 +114,6 @@ class ReportContext:
     Attributes:
         as_of: The instant the marts judged outcomes at (their newest build;
             None if the build was not logged).
-        built_at: When that build ran.
         first_meeting_at: Start of the earliest meeting loaded (None: no meetings).
         last_meeting_at: Start of the latest meeting loaded.
         meetings: Meetings (scheduled events) loaded.
@@ -122,7 +121,6 @@ class ReportContext:
     """
 
     as_of: datetime | None
-    built_at: datetime | None
     first_meeting_at: datetime | None
     last_meeting_at: datetime | None
     meetings: int
@@ -244,7 +242,6 @@ def _context(client: Any, target: Any) -> ReportContext:
     succeeded = query_runs(client, 1, outcome="succeeded")
     return ReportContext(
         as_of=build.as_of if build else None,
-        built_at=build.built_at if build else None,
         first_meeting_at=utc(first) if first is not None else None,
         last_meeting_at=utc(last) if last is not None else None,
         meetings=int(meetings or 0),

@@ -4,11 +4,12 @@ Every ``run``, ``backfill``, ``demo`` and ``webhooks load`` writes one row to
 ``run_history`` in the raw dataset (``calendly.run_history``), whatever the
 outcome: ``succeeded``, ``failed``, ``interrupted`` or ``quarantined`` (loaded,
 but some records broke the raw contract). The row is written by a connection
-of its own after the run has let go of the warehouse's lock, with plain SQL
-rather than a dlt load: a run that failed in dlt's load (or before any load)
-still gets its row. If even that write fails (the DuckDB file is open in
-another process, the database is down), a warning says so and the run's own
-exit code stands.
+of its own after the run has let go of the warehouse's lock (taken again for
+the write), with plain SQL rather than a dlt load: a run that failed in dlt's
+load (or before any load) still gets its row. If the write cannot be made
+(another run holds the warehouse, the DuckDB file is open in another
+process, the database is down), the run's own error and exit code stand: a
+warning says so, or an INFO line when the run's error already said why.
 
 Columns (:data:`COLUMNS`): ``run_id, command, started_at, ended_at, outcome,
 exit_code, error, windows, requests, retries, rate_limited, rows, models_seconds``.
@@ -42,6 +43,8 @@ from calendly_elt.errors import (
 )
 from calendly_elt.runner.failures import RecordsQuarantinedError
 from calendly_elt.runner.job import JobResult
+from calendly_elt.runner.lock import PipelineLockedError
+from calendly_elt.runner.warehouse_lock import warehouse_lock
 
 logger = logging.getLogger(__name__)
 
@@ -179,9 +182,19 @@ def recorded_run(pipeline: dlt.Pipeline, command: str) -> Iterator[RunRecorder]:
     try:
         yield recorder
     except BaseException as error:
-        write_run(pipeline, recorder.record(error))
+        _record(pipeline, recorder, error)
         raise
-    write_run(pipeline, recorder.record())
+    _record(pipeline, recorder, None)
+
+
+def _record(pipeline: dlt.Pipeline, recorder: RunRecorder, error: BaseException | None) -> None:
+    """Write the run's row; recording never changes how the run ends."""
+    try:
+        record = recorder.record(error)
+    except Exception as failure:  # a bug here must not fail a run that succeeded
+        logger.warning("run history not written: %s", redact(one_line(failure)))
+        return
+    write_run(pipeline, record)
 
 
 def write_run(pipeline: dlt.Pipeline, record: RunRecord) -> bool:
@@ -189,7 +202,8 @@ def write_run(pipeline: dlt.Pipeline, record: RunRecord) -> bool:
     columns = ", ".join(name for name, _ in COLUMNS)
     placeholders = ", ".join(["%s"] * len(COLUMNS))
     try:
-        with pipeline.sql_client() as client:
+        # under the warehouse's lock: never open a DuckDB file another run is loading
+        with warehouse_lock(pipeline), pipeline.sql_client() as client:
             if not client.has_dataset():
                 client.create_dataset()
             qualified = client.make_qualified_table_name(TABLE)
@@ -198,7 +212,14 @@ def write_run(pipeline: dlt.Pipeline, record: RunRecord) -> bool:
                 f"insert into {qualified} ({columns}) values ({placeholders})", *record.values()
             )
     except Exception as error:
-        logger.warning("run history not written: %s", redact(one_line(error)))
+        # another run owns the warehouse, or the file is open elsewhere: the run's own
+        # error line says so already; anything else is worth a warning
+        expected = isinstance(error, PipelineLockedError) or database_in_use(error) is not None
+        logger.log(
+            logging.INFO if expected else logging.WARNING,
+            "run history not written: %s",
+            redact(one_line(error)),
+        )
         return False
     return True
 
