@@ -54,17 +54,26 @@ class _ScrubbingFormatter(logging.Formatter):
 def configure_logging(level: int, log_format: str = "text", *, quiet: bool = False) -> None:
     """Send log records of ``level`` and above to stderr in ``log_format``.
 
-    Replaces the handlers of the root logger (a second call reconfigures).
+    Text is ``logging.basicConfig``'s way (nothing changes where the process
+    configured logging already, e.g. under pytest); JSON puts its own handler
+    on the root logger. A second call replaces what the first one added.
     """
     _settings["format"], _settings["quiet"] = log_format, quiet
-    handler = logging.StreamHandler(sys.stderr)
-    formatter = JsonFormatter() if log_format == "json" else _ScrubbingFormatter(TEXT_FORMAT)
-    handler.setFormatter(formatter)
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [handler for handler in root.handlers if getattr(handler, _OURS, False)]:
         root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level)
+    handler = logging.StreamHandler(sys.stderr)
+    setattr(handler, _OURS, True)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+        root.addHandler(handler)
+        root.setLevel(level)
+    else:
+        handler.setFormatter(_ScrubbingFormatter(TEXT_FORMAT))
+        logging.basicConfig(level=level, handlers=[handler])
+
+
+_OURS = "_calendly_elt_handler"
 
 
 def is_json() -> bool:

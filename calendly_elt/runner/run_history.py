@@ -194,11 +194,17 @@ def _record(pipeline: dlt.Pipeline, recorder: RunRecorder, error: BaseException 
     except Exception as failure:  # a bug here must not fail a run that succeeded
         logger.warning("run history not written: %s", redact(one_line(failure)))
         return
-    write_run(pipeline, record)
+    # a failed run's write fails for the same reason, mostly (no credentials, the file in
+    # use, another run): its one error line says why; a run that succeeded gets a warning
+    write_run(pipeline, record, warn=error is None)
 
 
-def write_run(pipeline: dlt.Pipeline, record: RunRecord) -> bool:
-    """Append ``record`` to ``run_history`` (created if missing); False if it could not."""
+def write_run(pipeline: dlt.Pipeline, record: RunRecord, *, warn: bool = True) -> bool:
+    """Append ``record`` to ``run_history`` (created if missing); False if it could not.
+
+    A write that fails is logged: a warning if ``warn`` (and another run holding
+    the warehouse is not the reason), else at INFO (``-v`` shows it).
+    """
     columns = ", ".join(name for name, _ in COLUMNS)
     placeholders = ", ".join(["%s"] * len(COLUMNS))
     try:
@@ -212,11 +218,9 @@ def write_run(pipeline: dlt.Pipeline, record: RunRecord) -> bool:
                 f"insert into {qualified} ({columns}) values ({placeholders})", *record.values()
             )
     except Exception as error:
-        # another run owns the warehouse, or the file is open elsewhere: the run's own
-        # error line says so already; anything else is worth a warning
         expected = isinstance(error, PipelineLockedError) or database_in_use(error) is not None
         logger.log(
-            logging.INFO if expected else logging.WARNING,
+            logging.WARNING if warn and not expected else logging.INFO,
             "run history not written: %s",
             redact(one_line(error)),
         )
