@@ -193,3 +193,18 @@ def test_rows_are_json_per_table(tmp_path: Path) -> None:
     moment = datetime.now(UTC)
     record = RunRecord("x", "run", moment, moment, "succeeded", 0, rows={"b": 2, "a": 1})
     assert json.loads(record.values()[11]) == {"a": 1, "b": 2}
+
+
+def test_each_outcome_with_its_exit_code_and_one_redacted_line() -> None:
+    from calendly_elt.errors import RunInterruptedError
+    from calendly_elt.runner import RecordsQuarantinedError
+    from calendly_elt.runner.run_history import describe_outcome
+
+    assert describe_outcome(None) == ("succeeded", 0, None)
+    assert describe_outcome(KeyboardInterrupt()) == ("interrupted", 130, "interrupted")
+    assert describe_outcome(RunInterruptedError("interrupted; rerun"))[:2] == ("interrupted", 130)
+    quarantined = describe_outcome(RecordsQuarantinedError("2 record(s) quarantined"))
+    assert quarantined == ("quarantined", 4, "2 record(s) quarantined")
+    assert describe_outcome(ConfigError("first\nsecond")) == ("failed", 2, "first")
+    bug = describe_outcome(ValueError(f"access_token={BROKEN_TOKEN}\nmore"))
+    assert bug == ("failed", 1, "ValueError: access_token=***")
