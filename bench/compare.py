@@ -28,6 +28,7 @@ from typing import Any
 from bench.capture import LoadedState, captured_changes, state_agreement
 from bench.comparison_table import write_table
 from bench.measure import CountingSimulator, n_min, run_side
+from bench.profile_summary import read_profile, summary_lines
 from bench.sides import BASELINE_DATASET, DUCKDB_FILE, OURS_DATASET
 from calendly_elt.simulator import FaultConfig, SimConfig
 from calendly_elt.simulator.activity import simulate_day
@@ -59,6 +60,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         default=900.0,
         help="seconds for one baseline run; over it, it is stopped and recorded as not finished",
+    )
+    parser.add_argument(
+        "--sides",
+        choices=["both", "ours"],
+        default="both",
+        help="ours: run only our side and keep the baseline's runs from the size's existing "
+        "results file (their recorded_at says when they were measured)",
+    )
+    parser.add_argument(
+        "--profile-dir",
+        type=Path,
+        help="run our side under py-spy; raw profiles and their top lines go here",
     )
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     parser.add_argument("--table", type=Path, default=BENCH_DIR / "COMPARISON.md")
@@ -105,7 +118,11 @@ def one_run(
     load_before = _load()
     budget = args.baseline_budget if side == "baseline" else args.budget
     out = folder / f"run-{len(list(folder.glob('run-*.json')))}.json"
-    run = run_side(_side_arguments(side, base_url, sim.store, folder, args.rpm), out, budget)
+    profile = _profile_path(args, side, folder)
+    arguments = _side_arguments(side, base_url, sim.store, folder, args.rpm)
+    run = run_side(arguments, out, budget, profile)
+    if profile is not None and profile.exists():
+        _summarise_profile(profile, args.profile_dir)
     floor = needed / (args.rpm / 60)
     by_route = dict(sorted(sim.stats.by_route.items()))
     figures = {
@@ -115,6 +132,7 @@ def one_run(
         "requests": sum(by_route.values()),
         "requests_by_route": by_route,
         "responses_429": sim.statuses.get(429, 0),
+        "pacing": sim.pacing(),
         "n_min": needed,
         "floor_seconds": round(floor, 2),
         "efficiency": round(floor / run.wall_seconds, 3) if run.finished else None,
@@ -127,6 +145,19 @@ def one_run(
     if not run.finished:
         figures["note"] = f"did not finish within {budget:.0f} s (exit {run.returncode})"
     return figures
+
+
+def _profile_path(args: argparse.Namespace, side: str, folder: Path) -> Path | None:
+    if args.profile_dir is None or side != "ours":
+        return None
+    args.profile_dir.mkdir(parents=True, exist_ok=True)
+    runs = len(list(folder.glob("run-*.json")))
+    return args.profile_dir / f"{folder.name}-{'full' if runs == 0 else 'incremental'}.raw"
+
+
+def _summarise_profile(profile: Path, folder: Path) -> None:
+    lines = summary_lines(read_profile(profile), top=25)
+    profile.with_suffix(".txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _loaded(folder: Path, side: str) -> LoadedState:
@@ -147,11 +178,12 @@ def compare_size(size: str, args: argparse.Namespace, scratch: Path) -> dict[str
         seed=args.seed, latency_mean_ms=args.latency_ms, latency_jitter_ms=args.jitter_ms
     )
     sim = CountingSimulator(store, SimConfig(requests_per_minute=args.rpm, faults=faults))
-    folders = {side: scratch / f"{size}-{side}" for side in SIDES}
+    sides = SIDES if args.sides == "both" else ("ours",)
+    folders = {side: scratch / f"{size}-{side}" for side in sides}
     runs: dict[str, dict[str, Any]] = {"full": {}, "incremental": {}}
     with sim.serve() as base_url:
         needed = n_min(store, len(store.events))
-        for side in SIDES:
+        for side in sides:
             folders[side].mkdir(parents=True)
             runs["full"][side] = one_run(sim, side, folders[side], needed, args, base_url)
             if runs["full"][side]["finished"]:
@@ -160,7 +192,7 @@ def compare_size(size: str, args: argparse.Namespace, scratch: Path) -> dict[str
                 )
         day = simulate_day(store, seed=args.day_seed)
         needed = n_min(store, day.touched_events)
-        for side in SIDES:
+        for side in sides:
             if not runs["full"][side]["finished"]:
                 runs["incremental"][side] = {"finished": False, "note": "not run: no full load"}
                 continue
@@ -197,6 +229,21 @@ def _result(
     }
 
 
+def keep_baseline_runs(result: dict[str, Any], path: Path) -> None:
+    """Carry the baseline's runs over from the size's last results file (``--sides ours``).
+
+    The baseline's code did not change, only ours: its runs (hours on
+    ``medium``) are kept with the time they were recorded at.
+    """
+    if not path.exists():
+        return
+    previous = json.loads(path.read_text(encoding="utf-8"))
+    for kind, runs in result["runs"].items():
+        kept = previous.get("runs", {}).get(kind, {}).get("baseline")
+        if kept is not None:
+            runs["baseline"] = {**kept, "recorded_at": previous.get("recorded_at")}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -206,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(f"compare: {size} organization\n")
             result = compare_size(size, args, Path(scratch))
             path = args.results_dir / f"compare_{size}.json"
+            if args.sides == "ours":
+                keep_baseline_runs(result, path)
             path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     write_table(args.results_dir, args.table)
     sys.stdout.write(f"results in {args.results_dir}, table in {args.table}\n")

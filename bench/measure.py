@@ -9,9 +9,11 @@ within a time budget and reads its peak RSS and CPU from ``os.wait4``;
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +29,7 @@ from calendly_elt.simulator.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = 100
+GAP_SECONDS = 0.25
 KILL_AFTER_SECONDS = 30  # after the SIGTERM of a run over its budget
 
 
@@ -36,13 +39,37 @@ class CountingSimulator(Simulator):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.statuses: Counter[int] = Counter()
+        self.arrivals: list[float] = []
         self._status_lock = threading.Lock()
 
     def handle(self, request: SimRequest) -> SimResponse:
+        arrived = time.monotonic()
         response = super().handle(request)
         with self._status_lock:
             self.statuses[response.status] += 1
+            self.arrivals.append(arrived)
         return response
+
+    def pacing(self, gap_seconds: float = GAP_SECONDS) -> dict[str, float]:
+        """How steadily requests arrived: the span, its rate, and the time in long gaps.
+
+        A gap is a stretch over ``gap_seconds`` with no request arriving (with
+        ~50 ms of latency and calls in flight, a saturated run never has one):
+        the seconds the run spent not asking the API anything (imports,
+        checkpoints' loads, the models).
+        """
+        with self._status_lock:
+            arrivals = sorted(self.arrivals)
+        if len(arrivals) < 2:
+            return {"span_seconds": 0.0, "rate_per_second": 0.0, "gap_seconds": 0.0, "gaps": 0}
+        span = arrivals[-1] - arrivals[0]
+        gaps = [b - a for a, b in itertools.pairwise(arrivals) if b - a > gap_seconds]
+        return {
+            "span_seconds": round(span, 2),
+            "rate_per_second": round((len(arrivals) - 1) / span, 1) if span else 0.0,
+            "gap_seconds": round(sum(gaps), 2),
+            "gaps": len(gaps),
+        }
 
     def start_counting(self) -> None:
         """Count from zero, with a fresh rate-limit window, for the next run."""
@@ -50,6 +77,7 @@ class CountingSimulator(Simulator):
         self.rate_limiter.reset()
         with self._status_lock:
             self.statuses.clear()
+            self.arrivals.clear()
 
 
 @dataclass
@@ -64,9 +92,22 @@ class SideRun:
     child: dict[str, Any]
 
 
-def run_side(arguments: list[str], out: Path, budget_seconds: float) -> SideRun:
-    """Run ``python -m bench.sides ARGUMENTS --out OUT``; stop it after ``budget_seconds``."""
+def run_side(
+    arguments: list[str], out: Path, budget_seconds: float, profile: Path | None = None
+) -> SideRun:
+    """Run ``python -m bench.sides ARGUMENTS --out OUT``; stop it after ``budget_seconds``.
+
+    With ``profile``, the child runs under ``py-spy record`` (raw collapsed
+    stacks of every thread, CPU samples only, into that file); its RSS and CPU are
+    then py-spy's and the child's together.
+    """
     command = [sys.executable, "-m", "bench.sides", *arguments, "--out", str(out)]
+    if profile is not None:
+        command = [
+            *(_py_spy(), "record", "--format", "raw", "--threads", "--rate", "50"),
+            *("--output", str(profile), "--"),
+            *command,
+        ]
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=ROOT)
     finished = True
@@ -114,3 +155,9 @@ def dimension_pages(store: Store) -> int:
 def n_min(store: Store, events: int) -> int:
     """The fewest requests that read ``events`` events, their invitees and the small lists."""
     return dimension_pages(store) + _pages(events) + events
+
+
+def _py_spy() -> str:
+    """The py-spy beside this Python (the venv's), else the one on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else (shutil.which("py-spy") or "py-spy")

@@ -107,8 +107,49 @@ def test_a_lower_server_limit_lowers_the_window() -> None:
     for _ in range(60):
         limiter.acquire()
     assert max_in_any_window(acquired) == 50
-    limiter.observe({"X-RateLimit-Limit": "1000"})  # never raised above the configured limit
+
+
+def test_a_higher_server_limit_raises_the_window_when_no_ceiling_is_set() -> None:
+    limiter, _clock, acquired = limiter_with_log(500)
+    limiter.observe({"X-RateLimit-Limit": "6000", "X-RateLimit-Remaining": "5999"})
+    assert limiter.requests_per_minute == 6000
+    for _ in range(6001):
+        limiter.acquire()
+    assert max_in_any_window(acquired) == 6000
+    assert acquired[5999] == 0.0  # the first 6,000 went at once: 500 no longer holds them
+    assert acquired[6000] == 60.0
+
+
+def test_a_configured_ceiling_is_never_exceeded_but_a_lower_limit_is_followed() -> None:
+    limiter, _clock, _acquired = limiter_with_log(500, ceiling=500)
+    limiter.observe({"X-RateLimit-Limit": "6000"})
+    assert limiter.requests_per_minute == 500
+    limiter.observe({"X-RateLimit-Limit": "50"})
     assert limiter.requests_per_minute == 50
+    limiter.observe({"X-RateLimit-Limit": "1000"})  # back up, to the ceiling only
+    assert limiter.requests_per_minute == 500
+
+
+def test_the_reserve_for_calls_in_flight_follows_the_limit() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(500, clock=clock, sleep=clock.sleep, in_flight=8)
+    # at 500/min 7 calls may be in flight when Remaining reaches 7: pause there
+    limiter.observe(
+        {"X-RateLimit-Limit": "500", "X-RateLimit-Remaining": "7", "X-RateLimit-Reset": "9"}
+    )
+    limiter.acquire()
+    assert clock.now == 9.0
+    # on a free plan (50/min) a reserve of 7 would waste a seventh of the budget: it is 1
+    limiter.observe(
+        {"X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "2", "X-RateLimit-Reset": "5"}
+    )
+    limiter.acquire()
+    assert clock.now == 9.0
+    limiter.observe(
+        {"X-RateLimit-Limit": "50", "X-RateLimit-Remaining": "1", "X-RateLimit-Reset": "5"}
+    )
+    limiter.acquire()
+    assert clock.now == 14.0
 
 
 def test_unparseable_headers_are_ignored() -> None:
@@ -277,7 +318,7 @@ def test_the_client_stays_under_its_configured_rate_without_429s() -> None:
     """
     clock = FakeClock()
     granted: list[float] = []
-    limiter = RateLimiter(30, clock=clock, sleep=clock.sleep, on_acquire=granted.append)
+    limiter = RateLimiter(30, ceiling=30, clock=clock, sleep=clock.sleep, on_acquire=granted.append)
     server = CountingServer(clock, limit=1000)  # the server would allow more
     client = client_on(server, clock, rate_limiter=limiter, max_concurrency=4)
     list(client.map_concurrently(lambda n: client.get(f"/event_types/{n}"), range(100)))
@@ -298,6 +339,17 @@ def test_the_client_learns_a_free_plan_limit_from_headers_and_avoids_429s() -> N
     assert max_in_any_window(server.times) <= 50
     assert server.rejected == 0
     assert client.rate_limiter.requests_per_minute == 50
+
+
+def test_the_client_learns_a_higher_limit_when_none_is_configured() -> None:
+    clock = FakeClock()
+    server = CountingServer(clock, limit=2000)
+    client = client_on(server, clock, requests_per_minute=None, max_concurrency=1)
+    for n in range(1500):
+        client.get(f"/event_types/{n}")
+    assert client.rate_limiter.requests_per_minute == 2000
+    assert server.times[-1] < WINDOW  # 1,500 in the first minute: 500 did not hold them back
+    assert server.rejected == 0
 
 
 # --- a 429 is a wait, not a failure -------------------------------------------------------

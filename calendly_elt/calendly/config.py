@@ -93,7 +93,9 @@ class CalendlySettings:
             backfill start, and beyond the horizon (0: never; see ``windows.sweep_due``).
         window_days: Length of one ``min_start_time``/``max_start_time`` window.
         max_concurrency: Invitee calls in flight at once.
-        requests_per_minute: Client-side rate limit (500 paid plans, 50 free).
+        requests_per_minute: A ceiling on the client's rate; None (the default)
+            follows the limit Calendly announces (``X-RateLimit-Limit``) up or
+            down, starting at 500 (paid plans; 50 on the free plan).
         token_store_path: Where OAuth tokens are persisted (0600).
         checkpoint_events: A load package (checkpoint) is committed after the
             window in which this many events accumulated; 1 commits every window.
@@ -120,7 +122,7 @@ class CalendlySettings:
     sweep_every_days: int = settings.DEFAULT_SWEEP_EVERY_DAYS
     window_days: int = settings.DEFAULT_WINDOW_DAYS
     max_concurrency: int = settings.DEFAULT_MAX_CONCURRENCY
-    requests_per_minute: int = settings.DEFAULT_REQUESTS_PER_MINUTE
+    requests_per_minute: int | None = None
     token_store_path: Path = Path(DEFAULT_TOKEN_STORE_PATH)
     checkpoint_events: int = settings.DEFAULT_CHECKPOINT_EVENTS
     checkpoint_seconds: int = 60

@@ -37,12 +37,12 @@ DEFAULT_SWEEP_EVERY_DAYS = 7
 DEFAULT_WINDOW_DAYS = 30
 DEFAULT_BACKFILL_YEARS = 2
 DEFAULT_MAX_CONCURRENCY = 8
-DEFAULT_REQUESTS_PER_MINUTE = 500
+DEFAULT_REQUESTS_PER_MINUTE = 500  # where the limiter starts until Calendly announces its limit
 PAGE_SIZE = 100
 # A load package (the durable checkpoint of completed windows) is committed after
 # the window in which this many events accumulated: about a minute of API work
 # at 500 requests/minute, and few packages (each costs a merge) on small orgs.
-DEFAULT_CHECKPOINT_EVENTS = 500
+DEFAULT_CHECKPOINT_EVENTS = 5000
 # An expired page token (400) restarts the window; give up after this many restarts.
 MAX_WINDOW_RESTARTS = 3
 

@@ -41,11 +41,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from calendly_elt.calendly.helpers.auth import Authenticator
-from calendly_elt.calendly.helpers.concurrency import map_in_order
+from calendly_elt.calendly.helpers.concurrency import WorkerPool
 from calendly_elt.calendly.helpers.errors import CalendlyApiError, path_of
 from calendly_elt.calendly.helpers.paging import paginate, read_all
 from calendly_elt.calendly.helpers.rate_limit import (
     DEFAULT_RATE_LIMIT_WAIT_SECONDS,
+    DEFAULT_REQUESTS_PER_MINUTE,
     RateLimiter,
     RequestCancelled,
     jittered_backoff,
@@ -65,7 +66,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 USER_AGENT = "calendly-elt (+https://github.com/calendly-elt)"
-PENDING_PER_WORKER = 4
 
 
 @dataclass
@@ -93,6 +93,7 @@ class CalendlyClient:
         cancelled: The event ``cancel()`` sets; every wait of the client is taken on it.
         counters: Requests sent, retries and 429s so far (run history reads them,
             also after a failure); pass one in to read it after the client is gone.
+        pool: The run's worker threads (``max_concurrency`` of them), shut down by ``close``.
     """
 
     def __init__(
@@ -100,7 +101,7 @@ class CalendlyClient:
         base_url: str,
         auth: Authenticator,
         *,
-        requests_per_minute: int = 500,
+        requests_per_minute: int | None = None,
         max_concurrency: int = 8,
         max_retries: int = 6,
         rate_limit_wait: float = DEFAULT_RATE_LIMIT_WAIT_SECONDS,
@@ -127,21 +128,23 @@ class CalendlyClient:
         self._sleep = sleep
         self.cancelled = cancel if cancel is not None else threading.Event()
         self.rate_limiter = rate_limiter or RateLimiter(
-            requests_per_minute,
+            requests_per_minute or DEFAULT_REQUESTS_PER_MINUTE,
             clock=clock,
             sleep=sleep,
-            remaining_reserve=_remaining_reserve(requests_per_minute, max_concurrency),
+            in_flight=max_concurrency,
             cancel=self.cancelled,
+            ceiling=requests_per_minute,
         )
-        pool = max(max_concurrency, 1) + 2
+        connections = max(max_concurrency, 1) + 2
         self._http = httpx.Client(
             base_url=self.base_url,
             transport=transport,
             timeout=timeout,
-            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
         )
         self._origin = _origin(self.base_url)
+        self.pool = WorkerPool(max_concurrency, on_interrupt=self.cancel)
         self._count_lock = threading.Lock()
         self.counters = counters if counters is not None else RequestCounters()
 
@@ -211,10 +214,11 @@ class CalendlyClient:
     def map_concurrently(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
         """Apply ``fn`` to every item, ``max_concurrency`` at a time, in input order.
 
-        See :func:`concurrency.map_in_order`; an interrupt cancels the client
-        first, so workers waiting for the rate limiter or a retry stop at once.
+        See :meth:`concurrency.WorkerPool.map_in_order` (the client's one pool,
+        :attr:`pool`); an interrupt cancels the client first, so workers waiting
+        for the rate limiter or a retry stop at once.
         """
-        return map_in_order(fn, items, self.max_concurrency, on_interrupt=self.cancel)
+        return self.pool.map_in_order(fn, items)
 
     def cancel(self) -> None:
         """Stop: wake every thread waiting for the rate limiter or a retry, send nothing more.
@@ -232,6 +236,7 @@ class CalendlyClient:
     def close(self) -> None:
         """Cancel what still waits, close the pooled connections (and the authenticator's)."""
         self.cancel()
+        self.pool.shutdown()
         self._http.close()
         closer = getattr(self.auth, "close", None)
         if callable(closer):
@@ -342,11 +347,6 @@ class CalendlyClient:
             delay,
         )
         wait_unless_cancelled(delay, self.cancelled, self._sleep)
-
-
-def _remaining_reserve(requests_per_minute: int, max_concurrency: int) -> int:
-    """How low ``X-RateLimit-Remaining`` may fall before pausing: room for calls in flight."""
-    return max(0, min(max_concurrency, requests_per_minute // 20) - 1)
 
 
 def _origin(url: str) -> tuple[str, str]:

@@ -10,18 +10,28 @@ nothing else. After every ``checkpoint_events`` events, or
 ``checkpoint_seconds`` after the last checkpoint, the extraction stops at a
 window boundary; the runner loads the package (the checkpoint) and calls
 the source again.
+
+The loop keeps the rate limiter busy (``concurrency.py``): the next window's
+event list is read on the client's pool while the current window is worked
+through, and a page's invitee calls are started when the page is built, one
+page ahead of the page the ``invitees`` step is waiting on; nothing of it is
+state until the package is loaded, so the order in which calls finish does not
+matter to the checkpoint.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
 import dlt
 
 from calendly_elt.calendly.helpers.checkpoints import RunCursor, SyncState
+from calendly_elt.calendly.helpers.concurrency import cancel_all
 from calendly_elt.calendly.helpers.errors import CalendlyNotFoundError
 from calendly_elt.calendly.helpers.invitee_selection import InviteeSelection
 from calendly_elt.calendly.helpers.known_data import READ_AT, KnownData, read_known_data
@@ -34,6 +44,11 @@ from calendly_elt.calendly.run_options import SourceInputs, WindowProgress
 
 logger = logging.getLogger(__name__)
 
+LOOKAHEAD_PAGES = 1  # pages whose invitee calls run ahead of the page being consumed
+
+Invitees = list[dict[str, Any]] | None
+Listing = tuple[list[Row], list[Row]]
+
 
 @dataclass(frozen=True)
 class InviteeWork:
@@ -41,10 +56,12 @@ class InviteeWork:
 
     Attributes:
         event_uris: The page's events whose invitees are to be read, in page order.
+        fetches: Their invitee calls, started on the client's pool (same order).
         known: The live events and invitees loaded before the run.
     """
 
     event_uris: tuple[str, ...]
+    fetches: tuple[Future[Invitees], ...]
     known: KnownData
 
 
@@ -93,34 +110,79 @@ def _read_windows(
     deletions: PendingDeletions,
     cursor: RunCursor,
     selection: InviteeSelection,
-) -> Iterator[EventPage]:
+) -> Iterator[Any]:
     windows = cursor.remaining_windows(inputs.settings.window_days)
     total = cursor.windows_done + len(windows)
     batch_events, batch_started = 0, inputs.options.monotonic()
-    for window in windows:
-        events, bad = _list_window(inputs, window)
-        listed = {event["uri"] for event in events} | {row["record_key"] for row in bad}
-        _queue_vanished_events(inputs, deletions, selection.known, window, listed)
-        if bad:
-            yield as_quarantine(bad)
-        calls = 0
-        for page in _pages_with_work(inputs, events, selection):
-            calls += len(page.work.event_uris)
-            yield page
-        state.complete_window(cursor, window, len(events), calls)
-        _report(inputs, cursor, window, total)
-        batch_events += len(events)
-        due = _checkpoint_due(inputs, batch_events, batch_started)
-        if due and not cursor.done:
-            logger.info("checkpoint after %s (%d events)", window, batch_events)
-            return
-    state.finish_run(cursor, inputs.client.request_count, inputs.options.now())
-    logger.info("%s run complete: %d windows, %d events", cursor.kind, total, cursor.events)
+    lists = WindowLists(inputs, windows)
+    held: deque[EventPage] = deque()  # built (calls started), not yet yielded
+    try:
+        for index, window in enumerate(windows):
+            events, bad = lists.take(index)
+            batch_events += len(events)
+            if not _checkpoint_due(inputs, batch_events, batch_started):
+                lists.read_ahead(index + 1)  # no checkpoint after this window: list the next
+            listed = {event["uri"] for event in events} | {row["record_key"] for row in bad}
+            _queue_vanished_events(inputs, deletions, selection.known, window, listed)
+            if bad:
+                yield as_quarantine(bad)
+            calls = 0
+            for page in _pages_with_work(inputs, events, selection):
+                calls += len(page.work.event_uris)
+                held.append(page)
+                while len(held) > LOOKAHEAD_PAGES:
+                    yield held.popleft()
+            state.complete_window(cursor, window, len(events), calls)
+            _report(inputs, cursor, window, total)
+            if _checkpoint_due(inputs, batch_events, batch_started) and not cursor.done:
+                logger.info("checkpoint after %s (%d events)", window, batch_events)
+                break
+        while held:
+            yield held.popleft()
+    finally:
+        lists.cancel()
+        cancel_all(fetch for page in held for fetch in page.work.fetches)
+    if cursor.done:
+        state.finish_run(cursor, inputs.client.request_count, inputs.options.now())
+        logger.info("%s run complete: %d windows, %d events", cursor.kind, total, cursor.events)
+
+
+class WindowLists:
+    """The windows' event lists, read on the client's pool; the next one read ahead on request.
+
+    Listing the next window while the current one's invitee calls run keeps
+    the rate limiter busy across window boundaries; the loop asks for it only
+    when no checkpoint will stop the run after the current window, so no list
+    is read twice.
+    """
+
+    def __init__(self, inputs: SourceInputs, windows: Sequence[Window]) -> None:
+        self._inputs = inputs
+        self._windows = windows
+        self._ahead: dict[int, Future[Listing]] = {}
+
+    def read_ahead(self, index: int) -> None:
+        """Start reading window ``index``'s list (nothing past the last window)."""
+        if index < len(self._windows) and index not in self._ahead:
+            window = self._windows[index]
+            self._ahead[index] = self._inputs.client.pool.submit(_list_window, self._inputs, window)
+
+    def take(self, index: int) -> Listing:
+        """Window ``index``'s events and quarantined rows (read now unless read ahead)."""
+        self.read_ahead(index)
+        return self._inputs.client.pool.result(self._ahead.pop(index))
+
+    def cancel(self) -> None:
+        """Drop lists asked for and not started (a checkpoint, an error)."""
+        cancel_all(self._ahead.values())
+        self._ahead.clear()
 
 
 def _pages_with_work(
     inputs: SourceInputs, events: list[Row], selection: InviteeSelection
 ) -> Iterator[EventPage]:
+    """The window's events in pages, each page's invitee calls started as it is built."""
+    pool = inputs.client.pool
     for page in in_pages(events):
         wanted: list[str] = []
         for event in page:
@@ -130,7 +192,8 @@ def _pages_with_work(
                 event[READ_AT] = now
             else:
                 event[READ_AT] = selection.known.invitees_read_at(event["uri"])
-        yield EventPage(page, InviteeWork(tuple(wanted), selection.known))
+        fetches = tuple(pool.submit(_fetch_invitees, inputs, uri) for uri in wanted)
+        yield EventPage(page, InviteeWork(tuple(wanted), fetches, selection.known))
 
 
 def _checkpoint_due(inputs: SourceInputs, batch_events: int, batch_started: float) -> bool:
@@ -192,9 +255,13 @@ def read_invitees(inputs: SourceInputs, page: Any) -> Iterator[Any]:
         return
     rows: list[Row] = []
     deletions = PendingDeletions(dlt.current.source_state())
-    for event_uri, fetched in inputs.client.map_concurrently(
-        lambda uri: _fetch_invitees(inputs, uri), page.work.event_uris
-    ):
+    work = page.work
+    for index, (event_uri, fetch) in enumerate(zip(work.event_uris, work.fetches, strict=True)):
+        try:
+            fetched = inputs.client.pool.result(fetch)
+        except BaseException:
+            cancel_all(work.fetches[index + 1 :])
+            raise
         if fetched is None:
             continue
         rows.extend(live_row(row) for row in fetched)
@@ -207,7 +274,7 @@ def read_invitees(inputs: SourceInputs, page: Any) -> Iterator[Any]:
         yield as_quarantine(bad)
 
 
-def _fetch_invitees(inputs: SourceInputs, event_uri: str) -> list[dict[str, Any]] | None:
+def _fetch_invitees(inputs: SourceInputs, event_uri: str) -> Invitees:
     """All invitees of one event; None if the event is gone (404)."""
     path = f"/scheduled_events/{uuid_of(event_uri)}/invitees"
     try:

@@ -6,8 +6,11 @@ last minute's requests and makes ``acquire`` wait while the window is full.
 It also listens to Calendly's own accounting: every response carries
 ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``
 (seconds until the window resets). When the remaining budget runs out (or a
-429 arrives) every thread pauses until the reset; a server limit lower than
-the configured one (a free plan) lowers the window.
+429 arrives) every thread pauses until the reset. The limiter follows the
+limit the server announces, down (a free plan) and up (a higher plan), so
+``requests_per_minute`` need not be set by hand: it starts at 500 and takes
+``X-RateLimit-Limit`` from the first response; a configured
+``requests_per_minute`` is a ceiling it never goes above.
 
 A 429 is Calendly asking us to wait, not a failure: the client waits for the
 reset it announces (:func:`announced_wait`: ``X-RateLimit-Reset``, else
@@ -36,6 +39,7 @@ WINDOW_SECONDS = 60.0
 DEFAULT_PAUSE_AFTER_429 = 1.0
 MIN_PAUSE_AFTER_429 = 1.0  # a reset of 0 s must not make a burst of immediate retries
 DEFAULT_RATE_LIMIT_WAIT_SECONDS = 900.0  # 15 minutes of 429s for one request: then fail
+DEFAULT_REQUESTS_PER_MINUTE = 500  # Calendly's paid plans: where the limiter starts
 
 
 class RequestCancelled(KeyboardInterrupt):
@@ -73,8 +77,15 @@ def wait_unless_cancelled(
 class RateLimiter:
     """Sliding-window limiter (requests per minute) that also obeys ``X-RateLimit-*`` headers.
 
+    Args:
+        requests_per_minute: The limit to start at.
+        ceiling: Never go above this, whatever the server announces (None: follow it).
+        in_flight: Calls the caller runs at once: how low ``X-RateLimit-Remaining``
+            may fall before pausing is derived from it and the current limit
+            (room for the calls in flight); ``remaining_reserve`` fixes it instead.
+
     Attributes:
-        requests_per_minute: The current limit (lowered if the server announces less).
+        requests_per_minute: The current limit (the server's announced one, under ``ceiling``).
         total_wait: Seconds spent waiting in ``acquire`` so far.
         cancelled: Set it to wake every waiting caller; they, and any later
             ``acquire``, raise :class:`RequestCancelled`.
@@ -82,22 +93,27 @@ class RateLimiter:
 
     def __init__(
         self,
-        requests_per_minute: int = 500,
+        requests_per_minute: int = DEFAULT_REQUESTS_PER_MINUTE,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
         remaining_reserve: int = 0,
+        in_flight: int | None = None,
+        ceiling: int | None = None,
         max_wait: float = WINDOW_SECONDS,
         on_acquire: Callable[[float], None] | None = None,
         cancel: threading.Event | None = None,
     ) -> None:
         if requests_per_minute < 1:
             raise ValueError("requests_per_minute must be at least 1")
-        self.requests_per_minute = requests_per_minute
+        self.ceiling = ceiling
+        self.requests_per_minute = min(requests_per_minute, ceiling or requests_per_minute)
         self.total_wait = 0.0
         self._clock = clock
         self._sleep = sleep
+        self._in_flight = in_flight
         self._reserve = remaining_reserve
+        self._set_reserve()
         self._max_wait = max_wait
         self._on_acquire = on_acquire
         self.cancelled = cancel if cancel is not None else threading.Event()
@@ -141,13 +157,26 @@ class RateLimiter:
         if reset is None and rate_limited:
             reset = _float_header(headers, "Retry-After")
         with self._lock:
-            if limit is not None and 0 < limit < self.requests_per_minute:
-                logger.info("Calendly allows %d requests per minute; slowing down", limit)
-                self.requests_per_minute = limit
+            if limit is not None and limit > 0:
+                self._follow(limit)
             exhausted = remaining is not None and remaining <= self._reserve
             if rate_limited or (exhausted and reset is not None):
                 pause = reset if reset is not None else DEFAULT_PAUSE_AFTER_429
                 self._pause(min(max(pause, 0.0), self._max_wait))
+
+    def _follow(self, announced: int) -> None:
+        """Take the server's limit (under the ceiling), logging a change once."""
+        limit = min(announced, self.ceiling) if self.ceiling else announced
+        if limit == self.requests_per_minute:
+            return
+        direction = "slowing down to" if limit < self.requests_per_minute else "speeding up to"
+        logger.info("Calendly allows %d requests per minute; %s %d", announced, direction, limit)
+        self.requests_per_minute = limit
+        self._set_reserve()
+
+    def _set_reserve(self) -> None:
+        if self._in_flight is not None:
+            self._reserve = max(0, min(self._in_flight, self.requests_per_minute // 20) - 1)
 
     def pause(self, seconds: float) -> None:
         """Hold every caller of ``acquire`` for ``seconds`` from now (a 429's announced reset).
