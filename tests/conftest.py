@@ -12,6 +12,9 @@ from source_harness import SourceHarness, make_harness
 from calendly_elt.simulator import generate_organization
 from calendly_elt.simulator.store import Store
 
+# dlt's anonymous telemetry stays off in the suite (and in the CLIs it starts as subprocesses)
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
 
 @pytest.fixture
 def small_harness(tmp_path: Path) -> SourceHarness:

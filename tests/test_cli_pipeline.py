@@ -467,7 +467,7 @@ def test_run_holds_the_lock_until_its_models_are_built(
 
     def build_models(pipeline: Any, as_of: datetime | None) -> SimpleNamespace:
         holders.append(live_lock_holder(lock_path(pipeline)))
-        return SimpleNamespace(models=["stub"])
+        return SimpleNamespace(models=["stub"], seconds=0.1)
 
     monkeypatch.setattr(job, "build_models", build_models)
     assert main(["run", "--duckdb", "org.duckdb"]) == 0

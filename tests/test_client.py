@@ -491,9 +491,5 @@ def test_errors_survive_pickling_with_every_field() -> None:
     assert (
         str(copy)
         == str(error)
-        == (
-            "403 Permission Denied: no (organization: not an admin) - "
-            "the token's user is not an org admin; use scope=user (or, if organization "
-            "is set, check it is the token user's organization)"
-        )
+        == (f"403 Permission Denied: no (organization: not an admin) - {ADVICE_ORGANIZATION_SCOPE}")
     )

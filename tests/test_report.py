@@ -77,7 +77,8 @@ def test_json_report_matches_the_bookings(warehouse: dlt.Pipeline) -> None:
 def test_table_report_is_readable(warehouse: dlt.Pipeline) -> None:
     report = json.loads(render_report(warehouse, fmt="json"))
     table = render_report(warehouse)
-    lines = table.splitlines()
+    header, lines = _split_header(table)
+    assert header[0] == "as_of: 2026-01-15 12:00:00 UTC (outcomes judged at this instant)"
     assert lines[0] == "Top UTM sources by bookings (first touch)"
     assert lines[1].split() == ["utm_source", "bookings", "show", "rate", "cancel", "rate"]
     top = report["utm_sources"][0]
@@ -89,6 +90,13 @@ def test_table_report_is_readable(warehouse: dlt.Pipeline) -> None:
     assert any(line.startswith(first_month["month"][:7]) for line in lines)
 
 
+def _split_header(table: str) -> tuple[list[str], list[str]]:
+    """The header lines (as_of, extent, last run) and the rest, from the sources section on."""
+    lines = table.splitlines()
+    start = lines.index("Top UTM sources by bookings (first touch)")
+    return lines[:start], lines[start:]
+
+
 def test_table_report_says_how_many_sources_it_leaves_out(
     warehouse: dlt.Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -96,7 +104,7 @@ def test_table_report_says_how_many_sources_it_leaves_out(
     assert len(sources) > 3
     assert "more (--format json" not in render_report(warehouse)
     monkeypatch.setattr(report_module, "TOP_SOURCES", 3)
-    lines = render_report(warehouse).splitlines()
+    _, lines = _split_header(render_report(warehouse))
     note = f"... and {len(sources) - 3} more (--format json or csv lists every source)"
     shown = lines[3 : lines.index(note)]
     assert [line.split()[0] for line in shown] == [line["utm_source"] for line in sources[:3]]
@@ -143,6 +151,48 @@ def test_cli_models_and_report(isolated_dlt: Path, capsys: pytest.CaptureFixture
     report = json.loads(capsys.readouterr().out)
     bookings = fetch_rows(pipeline, "fct_bookings")
     assert sum(line["bookings"] for line in report["utm_sources"]) == len(bookings)
+
+
+def _stated_context(fmt: str, out: str) -> dict[str, str]:
+    """The header (as_of, extent, last successful run) as one format states it."""
+    if fmt == "json":
+        return {key: str(value) for key, value in json.loads(out)["context"].items()}
+    if fmt == "csv":
+        rows = csv.DictReader(io.StringIO(out))
+        return {row["name"]: row["value"] for row in rows if row["section"] == "context"}
+    # table, and any format added later (html): the as_of instant as text, and the extent
+    assert "as_of" in out and "2026-01-15" in out, fmt
+    assert "meetings loaded" in out or "first_meeting_at" in out, fmt
+    return {"as_of": "2026-01-15T12:00:00+00:00"}
+
+
+def test_every_report_format_states_as_of_and_the_data_extent(
+    isolated_dlt: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pipeline = duckdb_pipeline(isolated_dlt)
+    load_store(pipeline, generate_organization(seed=3, size="tiny"))
+    database = str(isolated_dlt / "warehouse.duckdb")
+    assert main(["models", "--duckdb", database, "--as-of", "2026-01-15T12:00:00Z"]) == 0
+    capsys.readouterr()
+    starts = [row["start_at"] for row in fetch_rows(pipeline, "fct_meetings")]
+    for fmt in report_module.FORMATS:  # every format the CLI accepts
+        assert main(["report", "--duckdb", database, "--format", fmt]) == 0, fmt
+        context = _stated_context(fmt, capsys.readouterr().out)
+        assert context["as_of"] == "2026-01-15T12:00:00+00:00", fmt
+        if fmt in ("json", "csv"):
+            first = datetime.fromisoformat(context["first_meeting_at"])
+            assert first == min(starts).replace(tzinfo=first.tzinfo), fmt
+            assert "last_successful_run_at" in context
+
+
+def test_the_report_covers_campaigns(warehouse: dlt.Pipeline) -> None:
+    bookings = fetch_rows(warehouse, "fct_bookings")
+    report = json.loads(render_report(warehouse, fmt="json"))
+    expected = Counter(booking["utm_campaign"] or "(none)" for booking in bookings)
+    assert {line["utm_campaign"]: line["bookings"] for line in report["utm_campaigns"]} == dict(
+        expected
+    )
+    assert "Top UTM campaigns by bookings (first touch)" in render_report(warehouse)
 
 
 def test_cli_errors_are_one_line_and_non_zero(

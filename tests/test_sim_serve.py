@@ -71,9 +71,10 @@ def served() -> object:
 
 
 def test_serve_prints_env_lines_and_answers_users_me(served: subprocess.Popen[str]) -> None:
-    base_line, token_line = read_lines(served.stdout, 2, timeout=30)
+    base_line, token_line, member_line = read_lines(served.stdout, 3, timeout=30)
     assert base_line.startswith("CALENDLY_BASE_URL=http://127.0.0.1:")
     assert token_line.startswith("CALENDLY_ACCESS_TOKEN=")
+    assert member_line.startswith("CALENDLY_MEMBER_TOKEN=")
     base_url = base_line.split("=", 1)[1]
     token = token_line.split("=", 1)[1]
     expected = generate_organization(seed=7, size="tiny", now=datetime(2026, 1, 15, 12, tzinfo=UTC))
@@ -83,13 +84,16 @@ def test_serve_prints_env_lines_and_answers_users_me(served: subprocess.Popen[st
     assert response.status_code == 200
     assert response.json() == {"resource": admin}
     assert expected.roles[expected.personal_access_tokens[token]] in ("owner", "admin")
+    member_token = member_line.split("=", 1)[1]
+    assert member_token == expected.member_token
+    assert expected.roles[expected.personal_access_tokens[member_token]] == "user"
     served.send_signal(signal.SIGINT)
     assert served.wait(timeout=10) == 0
     assert served.stdout.read() == ""  # nothing else (no secrets) on stdout
 
 
 def test_serve_stops_cleanly_on_sigterm(served: subprocess.Popen[str]) -> None:
-    read_lines(served.stdout, 2, timeout=30)
+    read_lines(served.stdout, 3, timeout=30)
     served.terminate()
     assert served.wait(timeout=10) == 0
 

@@ -26,10 +26,10 @@ from calendly_elt.calendly.helpers.oauth_login import (
 )
 from calendly_elt.calendly.helpers.oauth_session import connection_status, logout
 from calendly_elt.calendly.helpers.scopes import BATCH_SCOPE_USES, DEFAULT_LOGIN_SCOPES
-from calendly_elt.cli.main import app
+from calendly_elt.cli.main import app, sub_app
 from calendly_elt.errors import ConfigError
 
-auth_app = typer.Typer(help="Connect an OAuth app: login, status, logout.", no_args_is_help=True)
+auth_app = sub_app("Connect an OAuth app: login, status, logout.")
 app.add_typer(auth_app, name="auth")
 
 _SCOPE_SYNTAX = re.compile(r"^[a-z][a-z_]*:(read|write)$")

@@ -10,7 +10,7 @@ import typer
 
 from calendly_elt.calendly.config import resolve_settings
 from calendly_elt.cli.main import app
-from calendly_elt.cli.options import DuckdbOption, quiet_dlt
+from calendly_elt.cli.options import DuckdbOption, no_telemetry, quiet_dlt
 from calendly_elt.cli.progress import print_summary, progress_printer
 from calendly_elt.cli.signals import stop_on_signals
 from calendly_elt.errors import ConfigError
@@ -22,6 +22,7 @@ from calendly_elt.runner import (
     make_pipeline,
     run_job,
 )
+from calendly_elt.runner.run_history import recorded_run
 from calendly_elt.runner.warehouse_lock import warehouse_lock_holder
 
 DEMO_MARKER = "calendly-elt-demo"
@@ -37,6 +38,7 @@ def demo_command(
     from calendly_elt.simulator import SimConfig, Simulator, generate_organization
 
     quiet_dlt()
+    no_telemetry()  # a demo on simulated data reports nothing to dlt's telemetry
     database = Path(duckdb or DEFAULT_DUCKDB_PATH)
     _reset_demo_database(database)
     try:
@@ -44,6 +46,10 @@ def demo_command(
     except ValueError as error:
         raise ConfigError(str(error)) from None
     typer.echo(f"simulated organization: {len(store.events)} events, {len(store.users)} users")
+    typer.echo(
+        f"its clock is fixed at {store.clock.now():%Y-%m-%d %H:%M:%S} UTC (the same every demo):"
+        " the models' as_of and the data's extent are that instant, not today"
+    )
     simulator = Simulator(store, SimConfig(requests_per_minute=1_000_000))
     settings = resolve_settings(
         access_token=simulator.admin_token,
@@ -53,16 +59,16 @@ def demo_command(
     pipeline = make_pipeline(duckdb_path=database)
     _mark_demo(database)
     # a demo starts over: nothing to resume after an interrupt
-    with stop_on_signals("interrupted") as cancel:
-        result = run_job(
+    with recorded_run(pipeline, "demo") as recorder, stop_on_signals("interrupted") as cancel:
+        result = recorder.result = run_job(
             pipeline,
             settings,
             as_of=store.clock.now(),
             on_extracted=print_summary,
             now=store.clock.now,
             transport=simulator.transport(),
-            progress=progress_printer(),
             cancel=cancel,
+            **recorder.extraction_options(progress_printer()),
         )
     typer.echo(f"models built: {len(result.models.models) if result.models else 0}")
     typer.echo(render_report(pipeline).rstrip("\n"))

@@ -35,3 +35,15 @@ def quiet_dlt() -> None:
     if not logging.getLogger().isEnabledFor(logging.INFO):
         os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
         logging.getLogger("dlt").setLevel(logging.ERROR)
+
+
+TELEMETRY_KEY = "RUNTIME__DLTHUB_TELEMETRY"
+
+
+def no_telemetry() -> None:
+    """Turn dlt's anonymous telemetry off for this process, unless the user set it.
+
+    The demo (and the test suite) call it; ``run`` leaves dlt's own setting alone
+    (``[runtime] dlthub_telemetry = false`` or ``RUNTIME__DLTHUB_TELEMETRY=false``).
+    """
+    os.environ.setdefault(TELEMETRY_KEY, "false")

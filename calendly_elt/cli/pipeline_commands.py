@@ -25,9 +25,11 @@ from calendly_elt.cli.options import (
 from calendly_elt.cli.progress import print_counts, print_summary, progress_printer
 from calendly_elt.cli.signals import stop_on_signals
 from calendly_elt.errors import ConfigError
-from calendly_elt.models.errors import RawDataMissingError
+from calendly_elt.models.errors import MartsMissingError, RawDataMissingError
+from calendly_elt.models.report import ReportContext, report_context
 from calendly_elt.runner import (
     DEFAULT_DUCKDB_PATH,
+    JobResult,
     LockHolder,
     RecordsQuarantinedError,
     StatusReport,
@@ -36,32 +38,40 @@ from calendly_elt.runner import (
     read_status,
     run_job,
 )
+from calendly_elt.runner.run_history import describe_run, last_success, read_runs, recorded_run
 from calendly_elt.runner.warehouse_lock import warehouse_lock_holder
 
 
 def _extract_and_build(
     pipeline: Any,
+    command: str,
     *,
     full_refresh: bool = False,
     since: datetime | None = None,
     skip_models: bool = False,
 ) -> None:
-    settings = resolve_settings()
-    with stop_on_signals() as cancel:
-        result = run_job(
-            pipeline,
-            settings,
-            build=not skip_models,
-            on_extracted=print_summary,
-            full_refresh=full_refresh,
-            since=since,
-            progress=progress_printer(),
-            cancel=cancel,
-        )
+    """The job, recorded in run history however it ends (a failure included)."""
+    with recorded_run(pipeline, command) as recorder:
+        settings = resolve_settings()
+        with stop_on_signals() as cancel:
+            recorder.result = run_job(
+                pipeline,
+                settings,
+                build=not skip_models,
+                on_extracted=print_summary,
+                full_refresh=full_refresh,
+                since=since,
+                cancel=cancel,
+                **recorder.extraction_options(progress_printer()),
+            )
+        _check_quarantine(recorder.result, settings.fail_on_quarantine)
+
+
+def _check_quarantine(result: JobResult, fail_on_quarantine: bool) -> None:
     if result.models is not None:
         typer.echo(f"models built: {len(result.models.models)}")
     quarantined = result.extraction.quarantined
-    if quarantined and settings.fail_on_quarantine:
+    if quarantined and fail_on_quarantine:
         raise RecordsQuarantinedError(
             f"{quarantined} record(s) broke the raw-table contract and were quarantined "
             "(table calendly.quarantine: resource, key, reason, raw JSON); everything else "
@@ -84,7 +94,7 @@ def run_command(
     pipeline = make_pipeline(
         destination=destination, duckdb_path=duckdb, pipelines_dir=pipelines_dir
     )
-    _extract_and_build(pipeline, full_refresh=full_refresh, skip_models=skip_models)
+    _extract_and_build(pipeline, "run", full_refresh=full_refresh, skip_models=skip_models)
 
 
 @app.command("backfill")
@@ -110,7 +120,7 @@ def backfill_command(
     pipeline = make_pipeline(
         destination=destination, duckdb_path=duckdb, pipelines_dir=pipelines_dir
     )
-    _extract_and_build(pipeline, since=start, skip_models=skip_models)
+    _extract_and_build(pipeline, "backfill", since=start, skip_models=skip_models)
 
 
 @app.command("status")
@@ -118,8 +128,11 @@ def status_command(
     duckdb: DuckdbOption = None,
     destination: DestinationOption = None,
     pipelines_dir: PipelinesDirOption = None,
+    last: Annotated[
+        int, typer.Option("--last", "-n", min=1, help="How many runs of run history to list.")
+    ] = 5,
 ) -> None:
-    """Show the last run, the windows covered, requests spent and row counts.
+    """Show the last runs, the windows covered, requests spent, row counts and as_of.
 
     While a run is in progress, only its local state is read: opening the
     DuckDB file beside a run would make the run fail. Otherwise a DuckDB file
@@ -138,7 +151,32 @@ def status_command(
         raise RawDataMissingError(
             f"no DuckDB warehouse at {duckdb or DEFAULT_DUCKDB_PATH}: run `calendly-elt run` first"
         )
-    _print_status(read_status(pipeline))
+    report = read_status(pipeline)
+    _print_status(report)
+    if report.live_run is None or report.pending_packages is not None:  # the warehouse was read
+        _print_history(pipeline, last)
+
+
+def _print_history(pipeline: Any, last: int) -> None:
+    """What the warehouse says: the marts' as_of and extent, the last runs (run history)."""
+    try:
+        context: ReportContext | None = report_context(pipeline)
+    except (MartsMissingError, RawDataMissingError):
+        context = None
+    if context is None:
+        typer.echo("as_of: models not built yet (`calendly-elt models`)")
+    else:
+        typer.echo("\n".join(context.lines()[:2]))  # the last successful run: above
+    runs = read_runs(pipeline, last)
+    if not runs:
+        typer.echo("run history: no runs recorded yet")
+        return
+    success = last_success(pipeline) if all(r.outcome != "succeeded" for r in runs) else None
+    typer.echo("last runs (newest first):")
+    for run in runs:
+        typer.echo(f"  {describe_run(run)}")
+    if success is not None:
+        typer.echo(f"last succeeded run: {describe_run(success)}")
 
 
 def _print_status(report: StatusReport) -> None:

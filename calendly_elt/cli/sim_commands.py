@@ -11,7 +11,7 @@ from types import FrameType
 
 import typer
 
-from calendly_elt.cli.main import app
+from calendly_elt.cli.main import app, sub_app
 from calendly_elt.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ SIM_OAUTH_CLIENT_ID = "calendly-elt-sim"
 SIM_OAUTH_CLIENT_SECRET = "calendly-elt-sim-secret"  # public: the simulator holds no data
 SIM_OAUTH_REDIRECT_URI = "http://127.0.0.1/callback"  # loopback: any port is accepted
 
-sim_app = typer.Typer(help="The bundled Calendly API simulator.", no_args_is_help=True)
+sim_app = sub_app("The bundled Calendly API simulator.")
 app.add_typer(sim_app, name="sim")
 
 
@@ -66,7 +66,9 @@ def serve(
     """Serve a generated organization as api.calendly.com until Ctrl-C.
 
     Prints CALENDLY_BASE_URL=... and CALENDLY_ACCESS_TOKEN=... (an admin's
-    personal access token) on lines of their own, ready for the environment.
+    personal access token) on lines of their own, ready for the environment,
+    then CALENDLY_MEMBER_TOKEN=... (a member's token, not an admin: use it as
+    CALENDLY_ACCESS_TOKEN with SOURCES__CALENDLY__SCOPE=user).
     An OAuth app is registered too (``calendly-elt-sim`` / ``calendly-elt-sim-secret``,
     loopback redirect on any port), for ``calendly-elt auth login``.
     """
@@ -92,6 +94,8 @@ def serve(
         with simulator.serve(host, port) as base_url:
             typer.echo(f"CALENDLY_BASE_URL={base_url}")
             typer.echo(f"CALENDLY_ACCESS_TOKEN={simulator.admin_token}")
+            # not an org admin: a run with it needs scope = "user" (the 403 advice says how)
+            typer.echo(f"CALENDLY_MEMBER_TOKEN={simulator.member_token}")
             sys.stdout.flush()
             _wait_forever()
     except OSError as error:

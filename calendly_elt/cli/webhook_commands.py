@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from calendly_elt.calendly.config import build_client, resolve_settings
-from calendly_elt.cli.main import app
+from calendly_elt.cli.main import app, sub_app
 from calendly_elt.cli.options import (
     DestinationOption,
     DuckdbOption,
@@ -20,15 +20,14 @@ from calendly_elt.cli.options import (
 )
 from calendly_elt.cli.signals import stop_on_signals
 from calendly_elt.runner import make_pipeline, run_webhook_job
+from calendly_elt.runner.run_history import recorded_run
 from calendly_elt.webhooks import subscriptions
 from calendly_elt.webhooks.keys import SigningKeyStore, receiver_keys
 from calendly_elt.webhooks.settings import DEFAULT_HOST, DEFAULT_PORT
 
 KEY_STORE_NAME = "calendly.webhook-keys.json"
 
-webhooks_app = typer.Typer(
-    help="Calendly webhook subscriptions and the delivery receiver.", no_args_is_help=True
-)
+webhooks_app = sub_app("Calendly webhook subscriptions and the delivery receiver.")
 app.add_typer(webhooks_app, name="webhooks")
 
 KeyStoreOption = Annotated[
@@ -165,8 +164,8 @@ def load(
     pipeline = make_pipeline(
         destination=destination, duckdb_path=duckdb, pipelines_dir=pipelines_dir
     )
-    with stop_on_signals():
-        result = run_webhook_job(pipeline, settings, build=not skip_models)
+    with recorded_run(pipeline, "webhooks load") as recorder, stop_on_signals():
+        result = recorder.result = run_webhook_job(pipeline, settings, build=not skip_models)
     counts = result.extraction.row_counts
     typer.echo(
         f"webhooks merged from {settings.webhook_landing_dir}: "

@@ -29,6 +29,7 @@ import dlt
 import yaml
 
 from calendly_elt.errors import ConfigError
+from calendly_elt.models.build_log import ModelBuild, log_build_of
 from calendly_elt.models.errors import ModelBuildError
 from calendly_elt.models.project import SQL_ROOT
 from calendly_elt.models.runner import analytics_schema_of
@@ -175,6 +176,9 @@ def build_with_dbt(
         result.seconds = time.perf_counter() - started
         result.nodes = _read_run_results(folder / "target" / "run_results.json", completed)
     logger.info("dbt %s: %d nodes in %.2fs", command, len(result.nodes), result.seconds)
+    if command == "build" and not result.failures and result.count("model"):
+        built = ModelBuild(datetime.now(UTC), moment, "dbt", result.count("model"), result.seconds)
+        log_build_of(pipeline, built)
     return result
 
 

@@ -1,12 +1,17 @@
 """The headline metrics report, read from the marts (``calendly-elt report``).
 
-Two sections, readable at a glance in a terminal:
+Readable at a glance in a terminal:
 
+- a header (:func:`report_context`): the ``as_of`` the marts were built for,
+  the data's extent (first and last meeting loaded) and the last successful run;
 - top UTM sources by bookings, with show and cancellation rates;
+- top UTM campaigns by bookings, the same figures;
 - no-show and cancellation rates by month (of the meetings' start).
 
-``json`` and ``csv`` give the same figures for machines; rates are fractions
-(0.25), null/empty when their denominator is 0.
+``json`` and ``csv`` give the same figures for machines (the header as the
+``context`` object, or ``context`` rows in CSV); rates are fractions (0.25),
+null/empty when their denominator is 0. Other formats (an HTML page) reuse
+:func:`report_context` for their header.
 """
 
 from __future__ import annotations
@@ -15,15 +20,17 @@ import csv
 import io
 import json
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
+from calendly_elt.models.build_log import last_build, utc
 from calendly_elt.models.errors import MartsMissingError
 from calendly_elt.models.runner import analytics_schema_of, render_target_for, warehouse_client
 from calendly_elt.models.transpile import render_sql
+from calendly_elt.runner.run_history import query_runs
 
 ReportFormat = Literal["table", "json", "csv"]
 FORMATS: tuple[str, ...] = ("table", "json", "csv")
@@ -38,6 +45,22 @@ select
     sum(canceled) as canceled
 from {{ ref('metrics_utm_attribution') }}
 group by utm_source
+"""
+
+_CAMPAIGNS_SQL = """
+select
+    utm_campaign,
+    sum(bookings) as bookings,
+    sum(completed) as completed,
+    sum(no_shows) as no_shows,
+    sum(canceled) as canceled
+from {{ ref('metrics_utm_attribution') }}
+group by utm_campaign
+"""
+
+_EXTENT_SQL = """
+select min(start_at) as first_meeting_at, max(start_at) as last_meeting_at, count(*) as meetings
+from {{ ref('fct_meetings') }}
 """
 
 _NO_SHOWS_SQL = """
@@ -85,10 +108,70 @@ class MonthLine:
 
 
 @dataclass(frozen=True)
-class Report:
-    """The figures of the report."""
+class ReportContext:
+    """What a report reflects: its header, the same in every format.
 
+    Attributes:
+        as_of: The instant the marts judged outcomes at (their newest build;
+            None if the build was not logged).
+        first_meeting_at: Start of the earliest meeting loaded (None: no meetings).
+        last_meeting_at: Start of the latest meeting loaded.
+        meetings: Meetings (scheduled events) loaded.
+        last_successful_run_at: When the newest succeeded run ended (run history).
+    """
+
+    as_of: datetime | None
+    first_meeting_at: datetime | None
+    last_meeting_at: datetime | None
+    meetings: int
+    last_successful_run_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: timestamps as ISO 8601 text (UTC), None stays None."""
+        return {
+            key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in asdict(self).items()
+        }
+
+    def lines(self) -> list[str]:
+        """The header as ``name: value`` lines for a terminal."""
+        extent = (
+            f"{_moment(self.first_meeting_at)} .. {_moment(self.last_meeting_at)}"
+            f" ({self.meetings} meetings)"
+            if self.meetings
+            else "no meetings loaded"
+        )
+        return [
+            f"as_of: {_moment(self.as_of)} (outcomes judged at this instant)",
+            f"meetings loaded: {extent}",
+            f"last successful run: {_moment(self.last_successful_run_at)}",
+        ]
+
+
+def _moment(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "unknown"
+
+
+@dataclass(frozen=True)
+class CampaignLine:
+    """Bookings of one first-touch UTM campaign."""
+
+    utm_campaign: str
+    bookings: int
+    completed: int
+    no_shows: int
+    canceled: int
+    show_rate: float | None
+    cancellation_rate: float | None
+
+
+@dataclass(frozen=True)
+class Report:
+    """The figures of the report and what they reflect."""
+
+    context: ReportContext
     sources: list[SourceLine]
+    campaigns: list[CampaignLine]
     months: list[MonthLine]
 
 
@@ -114,18 +197,56 @@ def render_report(pipeline: dlt.Pipeline, *, fmt: str = "table") -> str:
 
 
 def read_report(pipeline: dlt.Pipeline) -> Report:
-    """Query the marts for the report's figures (all sources, all months)."""
+    """Query the marts for the report's figures (all sources, campaigns and months)."""
     with warehouse_client(pipeline) as client:
         target = render_target_for(client, analytics_schema_of(pipeline))
         try:
+            context = _context(client, target)
             sources = _query(client, render_sql(_SOURCES_SQL, target))
+            campaigns = _query(client, render_sql(_CAMPAIGNS_SQL, target))
             no_shows = _query(client, render_sql(_NO_SHOWS_SQL, target))
             cancellations = _query(client, render_sql(_CANCELLATIONS_SQL, target))
         except DatabaseUndefinedRelation as error:
-            raise MartsMissingError(
-                f"no marts in {analytics_schema_of(pipeline)} yet: run `calendly-elt run` first"
-            ) from error
-    return Report(sources=_source_lines(sources), months=_month_lines(no_shows, cancellations))
+            raise _marts_missing(pipeline) from error
+    return Report(
+        context=context,
+        sources=_source_lines(sources),
+        campaigns=_campaign_lines(campaigns),
+        months=_month_lines(no_shows, cancellations),
+    )
+
+
+def report_context(pipeline: dlt.Pipeline) -> ReportContext:
+    """The header of every report: ``as_of``, the data's extent, the last successful run.
+
+    Raises:
+        MartsMissingError: the marts have not been built yet.
+    """
+    with warehouse_client(pipeline) as client:
+        target = render_target_for(client, analytics_schema_of(pipeline))
+        try:
+            return _context(client, target)
+        except DatabaseUndefinedRelation as error:
+            raise _marts_missing(pipeline) from error
+
+
+def _marts_missing(pipeline: dlt.Pipeline) -> MartsMissingError:
+    return MartsMissingError(
+        f"no marts in {analytics_schema_of(pipeline)} yet: run `calendly-elt run` first"
+    )
+
+
+def _context(client: Any, target: Any) -> ReportContext:
+    ((first, last, meetings),) = _query(client, render_sql(_EXTENT_SQL, target))
+    build = last_build(client)
+    succeeded = query_runs(client, 1, outcome="succeeded")
+    return ReportContext(
+        as_of=build.as_of if build else None,
+        first_meeting_at=utc(first) if first is not None else None,
+        last_meeting_at=utc(last) if last is not None else None,
+        meetings=int(meetings or 0),
+        last_successful_run_at=succeeded[0].ended_at if succeeded else None,
+    )
 
 
 def _query(client: Any, sql: str) -> list[tuple[Any, ...]]:
@@ -150,6 +271,22 @@ def _source_lines(rows: list[tuple[Any, ...]]) -> list[SourceLine]:
         for source, bookings, completed, no_shows, canceled in rows
     ]
     return sorted(lines, key=lambda line: (-line.bookings, line.utm_source))
+
+
+def _campaign_lines(rows: list[tuple[Any, ...]]) -> list[CampaignLine]:
+    """The same figures as the sources', by campaign (sorted by bookings)."""
+    return [
+        CampaignLine(
+            utm_campaign=line.utm_source,
+            bookings=line.bookings,
+            completed=line.completed,
+            no_shows=line.no_shows,
+            canceled=line.canceled,
+            show_rate=line.show_rate,
+            cancellation_rate=line.cancellation_rate,
+        )
+        for line in _source_lines(rows)
+    ]
 
 
 def _month_lines(
@@ -212,12 +349,28 @@ def _as_table(report: Report) -> str:
     hidden = len(report.sources) - TOP_SOURCES
     if hidden > 0:
         sources += f"\n... and {hidden} more (--format json or csv lists every source)"
+    campaign_rows = [
+        [
+            line.utm_campaign,
+            str(line.bookings),
+            _percent(line.show_rate),
+            _percent(line.cancellation_rate),
+        ]
+        for line in report.campaigns[:TOP_SOURCES]
+    ]
+    campaigns = _grid(["utm_campaign", "bookings", "show rate", "cancel rate"], campaign_rows)
+    hidden = len(report.campaigns) - TOP_SOURCES
+    if hidden > 0:
+        campaigns += f"\n... and {hidden} more (--format json or csv lists every campaign)"
     months = _grid(
         ["month", "bookings", "held", "no-show rate", "canceled", "cancel rate", "late"],
         month_rows,
     )
+    header = "\n".join(report.context.lines())
     return (
+        f"{header}\n\n"
         f"Top UTM sources by bookings (first touch)\n{sources}\n\n"
+        f"Top UTM campaigns by bookings (first touch)\n{campaigns}\n\n"
         f"No-shows and cancellations by month of the meeting\n{months}\n"
     )
 
@@ -236,7 +389,9 @@ def _grid(header: list[str], rows: list[list[str]]) -> str:
 
 def _as_json(report: Report) -> str:
     document = {
+        "context": report.context.as_dict(),
         "utm_sources": [asdict(line) for line in report.sources],
+        "utm_campaigns": [asdict(line) for line in report.campaigns],
         "months": [{**asdict(line), "month": line.month.isoformat()} for line in report.months],
     }
     return json.dumps(document, indent=2)
@@ -244,7 +399,10 @@ def _as_json(report: Report) -> str:
 
 CSV_COLUMNS = (
     "section",
+    "name",
+    "value",
     "utm_source",
+    "utm_campaign",
     "month",
     "bookings",
     "completed",
@@ -262,8 +420,14 @@ def _as_csv(report: Report) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n", restval="")
     writer.writeheader()
+    for name, value in report.context.as_dict().items():
+        writer.writerow(
+            {"section": "context", "name": name, "value": _blank_nones({"v": value})["v"]}
+        )
     for source in report.sources:
         writer.writerow({"section": "utm_source", **_blank_nones(asdict(source))})
+    for campaign in report.campaigns:
+        writer.writerow({"section": "utm_campaign", **_blank_nones(asdict(campaign))})
     for month in report.months:
         row = {**asdict(month), "month": month.month.isoformat()}
         writer.writerow({"section": "month", **_blank_nones(row)})

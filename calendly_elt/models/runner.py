@@ -30,6 +30,7 @@ import dlt
 from dlt.destinations.exceptions import DatabaseException, DatabaseUndefinedRelation
 
 from calendly_elt.errors import database_in_use
+from calendly_elt.models.build_log import ModelBuild, log_build
 from calendly_elt.models.catalog import Catalog, Model, load_catalog
 from calendly_elt.models.dependents import restore_dependent_views, save_dependent_views
 from calendly_elt.models.errors import (
@@ -173,7 +174,9 @@ def build_models(
             result.models = _build_in_transaction(client, catalog, result.analytics_schema, as_of)
         else:
             result.models = _build_and_swap(client, catalog, result.analytics_schema, as_of)
-    result.seconds = time.perf_counter() - started
+        result.seconds = time.perf_counter() - started
+        built = ModelBuild(datetime.now(UTC), as_of, "embedded", len(result.models), result.seconds)
+        log_build(client, built)  # the as_of the report and `status` state
     logger.info("built %d models in %.2fs", len(result.models), result.seconds)
     if run_tests:
         result.test_failures = run_sql_tests(pipeline, catalog=catalog)

@@ -33,6 +33,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -67,6 +68,19 @@ R = TypeVar("R")
 USER_AGENT = "calendly-elt (+https://github.com/calendly-elt)"
 
 
+@dataclass
+class RequestCounters:
+    """What a client has sent so far: requests (retries included), retries, 429s.
+
+    ``retries`` counts the attempts that followed a 5xx or a connection error
+    (the last, given up, attempt included); ``rate_limited`` the 429 answers.
+    """
+
+    sent: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+
+
 class CalendlyClient:
     """Thread-safe client for Calendly's v2 API.
 
@@ -77,6 +91,8 @@ class CalendlyClient:
         rate_limiter: The limiter shared by every request of this client.
         rate_limit_wait: Seconds of 429s one request waits out before failing.
         cancelled: The event ``cancel()`` sets; every wait of the client is taken on it.
+        counters: Requests sent, retries and 429s so far (run history reads them,
+            also after a failure); pass one in to read it after the client is gone.
         pool: The run's worker threads (``max_concurrency`` of them), shut down by ``close``.
     """
 
@@ -97,6 +113,7 @@ class CalendlyClient:
         clock: Callable[[], float] = time.monotonic,
         rate_limiter: RateLimiter | None = None,
         cancel: threading.Event | None = None,
+        counters: RequestCounters | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -129,13 +146,13 @@ class CalendlyClient:
         self._origin = _origin(self.base_url)
         self.pool = WorkerPool(max_concurrency, on_interrupt=self.cancel)
         self._count_lock = threading.Lock()
-        self._sent = 0
+        self.counters = counters if counters is not None else RequestCounters()
 
     @property
     def request_count(self) -> int:
         """HTTP requests actually sent: API calls, retries and token refreshes."""
         with self._count_lock:
-            own = self._sent
+            own = self.counters.sent
         return own + int(getattr(self.auth, "token_request_count", 0))
 
     def get(self, path_or_url: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -249,9 +266,9 @@ class CalendlyClient:
             )
         return path_or_url
 
-    def _count(self) -> None:
+    def _count(self, what: str = "sent") -> None:
         with self._count_lock:
-            self._sent += 1
+            setattr(self.counters, what, getattr(self.counters, what) + 1)
 
     def _request(
         self,
@@ -282,10 +299,12 @@ class CalendlyClient:
                 raise refusal(sent, header, self.auth)
             if isinstance(sent, httpx.Response) and sent.status_code == 429:
                 rate_limited.append(self._clock())
+                self._count("rate_limited")
                 limit = self.rate_limiter
                 wait_out_rate_limit(limit, what, sent, rate_limited, self.rate_limit_wait)
                 continue
             failures += 1
+            self._count("retries")
             status = sent.status_code if isinstance(sent, httpx.Response) else None
             self._retry_or_raise(failures, what, status, retryable)
 

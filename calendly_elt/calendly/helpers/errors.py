@@ -33,8 +33,10 @@ ADVICE_UNAUTHENTICATED = (
     "or re-authorize the OAuth app"
 )
 ADVICE_ORGANIZATION_SCOPE = (
-    "the token's user is not an org admin; use scope=user "
-    "(or, if organization is set, check it is the token user's organization)"
+    "the token's user is not an org admin: read only their own events with "
+    'scope = "user" under [sources.calendly] in .dlt/config.toml '
+    "(or the environment variable SOURCES__CALENDLY__SCOPE=user); "
+    "if organization is set, check it is the token user's organization"
 )
 ADVICE_FORBIDDEN = "the token's user may not read this resource"
 ADVICE_NOT_FOUND = "the resource or plan feature is not available"
