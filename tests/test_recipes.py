@@ -155,9 +155,7 @@ def assert_run_history_records_failure(database: Path, error_line: str) -> None:
     assert error_line.startswith("error: ")
 
 
-def test_the_scheduled_command_loads_and_builds_the_marts(
-    served: Served, tmp_path: Path
-) -> None:
+def test_the_scheduled_command_loads_and_builds_the_marts(served: Served, tmp_path: Path) -> None:
     done = run_scheduled(tmp_path, served, served.token)
     assert done.returncode == 0, done.stderr
     if _quiet_is_supported():
@@ -218,9 +216,7 @@ def test_the_cron_line_runs_the_scheduled_command_from_its_folder() -> None:
     assert len(entries) == 1
     fields = entries[0].split(None, 5)
     assert len(fields) == 6 and all(re.fullmatch(r"[\d*/,-]+", field) for field in fields[:5])
-    assert re.fullmatch(
-        r"cd (\S+) && recipes/run-scheduled\.sh >> \S+ 2>&1", fields[5]
-    ), fields[5]
+    assert re.fullmatch(r"cd (\S+) && recipes/run-scheduled\.sh >> \S+ 2>&1", fields[5]), fields[5]
 
 
 def test_the_script_is_one_command_with_quiet_for_schedulers() -> None:
