@@ -11,6 +11,7 @@ compiled and checked for what it runs.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import py_compile
 import re
@@ -89,6 +90,7 @@ def served() -> Iterator[Served]:
         process.wait(timeout=10)
 
 
+@functools.cache
 def _quiet_is_supported() -> bool:
     shown = subprocess.run(
         [str(CALENDLY_ELT), "run", "--help"], capture_output=True, text=True, timeout=60
