@@ -100,6 +100,12 @@ def test_materializing_every_asset_loads_the_raw_tables_and_builds_the_marts(
     assert bookings.value == len(truth.bookings)
     assert_marts_equal_ground_truth(pipeline, truth, store)
 
+    # the next scheduled materialization: incremental from the state the first one loaded
+    again = dg.materialize(assets, resources={"dlt": recipe.DagsterDltResource()})
+    assert again.success
+    assert _count(pipeline, "scheduled_events") == len(store.events)
+    assert _count(pipeline, "invitees") == len(store.invitees)
+
     # the marts depend on the raw tables they read; the job and the schedule cover all
     graph = definitions.resolve_asset_graph()
     fct_bookings = dg.AssetKey(["calendly_analytics", "fct_bookings"])

@@ -1,6 +1,6 @@
 """calendly-elt as Dagster assets: the raw tables through dagster-dlt, the marts built from them.
 
-    pip install "calendly-elt[dagster]"          # dagster and dagster-dlt
+    pip install "calendly-elt[dagster]" dagster-webserver   # the web UI of `dagster dev`
     export CALENDLY_ACCESS_TOKEN=...             # or .dlt/secrets.toml beside the warehouse
     dagster dev -f recipes/dagster/definitions.py
 
