@@ -125,3 +125,27 @@ def test_loading_the_definitions_needs_no_credentials(
     assert "calendly/scheduled_events" in keys
     assert "calendly_analytics/metrics_no_shows" in keys
     assert not (tmp_path / "later.duckdb").exists()  # nothing is loaded by loading them
+
+
+def test_a_broken_token_fails_the_raw_step_and_builds_no_marts(
+    served: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CALENDLY_ACCESS_TOKEN", "sim_pat_revoked_0123456789")
+    recipe = _load_recipe()
+    pipeline = make_pipeline(duckdb_path=tmp_path / "dagster.duckdb")
+    result = dg.materialize(
+        recipe.calendly_assets(pipeline),
+        resources={"dlt": recipe.DagsterDltResource()},
+        raise_on_error=False,
+    )
+    assert not result.success
+    failures = [event for event in result.all_events if event.is_step_failure]
+    assert [event.step_key for event in failures] == ["calendly_raw"]
+    error = failures[0].step_failure_data.error
+    assert error.cause is not None  # the step's error is Dagster's; its cause is ours
+    message = error.cause.message
+    assert message.startswith("calendly_elt.calendly.helpers.errors."), message
+    assert "401 Unauthenticated" in message
+    assert "CALENDLY_ACCESS_TOKEN" in message
+    assert "sim_pat_revoked_0123456789" not in message
+    assert not result.get_asset_materialization_events()

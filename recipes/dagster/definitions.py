@@ -53,6 +53,7 @@ from calendly_elt.calendly.helpers.reach import Reach
 from calendly_elt.models.catalog import Catalog, Model, load_catalog
 from calendly_elt.models.runner import analytics_schema_of, build_models, warehouse_client
 from calendly_elt.runner import make_pipeline
+from calendly_elt.runner.failures import clear_errors
 from calendly_elt.runner.warehouse_lock import warehouse_lock
 
 RAW_PREFIX = "calendly"  # the raw dataset: assets calendly/<table>
@@ -116,11 +117,13 @@ def calendly_assets(pipeline: dlt.Pipeline) -> list[dg.AssetsDefinition]:
                     if not names:
                         continue
                     source = calendly_source(settings, RunOptions(), client, reach)
-                    yield from dlt.run(
-                        context=context,
-                        dlt_source=source.with_resources(*names),
-                        **_file_format(pipeline),
-                    )
+                    # dlt's PipelineStepFailed back to calendly-elt's one line (a 401's advice...)
+                    with clear_errors(f"loading {', '.join(names)}"):
+                        yield from dlt.run(
+                            context=context,
+                            dlt_source=source.with_resources(*names),
+                            **_file_format(pipeline),
+                        )
                     apply_pending_deletions(pipeline)
         finally:
             client.close()
