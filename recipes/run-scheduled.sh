@@ -17,4 +17,4 @@ set -eu
 if [ -z "${CALENDLY_ELT_BIN:-}" ]; then
   if [ -x .venv/bin/calendly-elt ]; then CALENDLY_ELT_BIN=.venv/bin/calendly-elt; else CALENDLY_ELT_BIN=calendly-elt; fi
 fi
-exec "$CALENDLY_ELT_BIN" run --quiet "$@"
+exec "$CALENDLY_ELT_BIN" --quiet run "$@"

@@ -11,7 +11,6 @@ compiled and checked for what it runs.
 from __future__ import annotations
 
 import ast
-import functools
 import os
 import py_compile
 import re
@@ -90,31 +89,6 @@ def served() -> Iterator[Served]:
         process.wait(timeout=10)
 
 
-@functools.cache
-def _quiet_is_supported() -> bool:
-    shown = subprocess.run(
-        [str(CALENDLY_ELT), "run", "--help"], capture_output=True, text=True, timeout=60
-    )
-    return "--quiet" in shown.stdout
-
-
-def scheduled_command(folder: Path) -> Path:
-    """The recipes' script; a copy without ``--quiet`` while ``run`` lacks that flag.
-
-    TODO(lead): ``run --quiet`` comes with the CLI part of issue 12. Once it is
-    merged the first branch always returns ``SCHEDULED`` itself; then delete the
-    fallback (and assert ``quiet`` unconditionally in the tests below).
-    """
-    if _quiet_is_supported():
-        return SCHEDULED
-    copy = folder / "run-scheduled.sh"
-    text = SCHEDULED.read_text(encoding="utf-8")
-    assert " run --quiet " in text
-    copy.write_text(text.replace(" run --quiet ", " run "), encoding="utf-8")
-    copy.chmod(0o755)
-    return copy
-
-
 def run_scheduled(
     folder: Path, served: Served, token: str, *args: str
 ) -> subprocess.CompletedProcess[str]:
@@ -128,7 +102,7 @@ def run_scheduled(
         RUNTIME__DLTHUB_TELEMETRY="false",
     )
     return subprocess.run(
-        ["/bin/sh", str(scheduled_command(folder)), *args],
+        ["/bin/sh", str(SCHEDULED), *args],
         cwd=folder, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
         timeout=300,
     )  # fmt: skip
@@ -140,29 +114,24 @@ def _count(database: Path, table: str) -> int:
 
 
 def assert_run_history_records_failure(database: Path, error_line: str) -> None:
-    """TODO(lead): the failed row in run history (issue 12, acceptance).
-
-    The run-history table comes with another part of issue 12. Once merged,
-    assert here that its last row has the failed outcome and ``error_line``
-    (``run_scheduled`` with a broken token calls this). Until then: the
-    failed run must not have left a half-made warehouse behind.
-    """
-    if database.exists():
-        with duckdb.connect(str(database), read_only=True) as connection:
-            loaded = connection.execute(
-                "select count(*) from information_schema.tables"
-                " where table_schema = 'calendly' and table_name = 'scheduled_events'"
-            ).fetchone()
-        assert loaded == (0,), "a refused run loaded events"
-    assert error_line.startswith("error: ")
+    """The failed run left one row in run history with its outcome and error, and no events."""
+    with duckdb.connect(str(database), read_only=True) as connection:
+        runs = connection.execute(
+            "select command, outcome, exit_code, error from calendly.run_history"
+        ).fetchall()
+        loaded = connection.execute(
+            "select count(*) from information_schema.tables"
+            " where table_schema = 'calendly' and table_name = 'scheduled_events'"
+        ).fetchone()
+    assert runs == [("run", "failed", 1, error_line.removeprefix("error: "))], runs
+    assert loaded == (0,), "a refused run loaded events"
 
 
 def test_the_scheduled_command_loads_and_builds_the_marts(served: Served, tmp_path: Path) -> None:
     done = run_scheduled(tmp_path, served, served.token)
     assert done.returncode == 0, done.stderr
-    if _quiet_is_supported():
-        assert done.stdout == "", "--quiet: a successful run prints nothing"
-        assert done.stderr == ""
+    assert done.stdout == "", "--quiet: a successful run prints nothing"
+    assert done.stderr == ""
     database = tmp_path / DATABASE
     store = served.store
     assert _count(database, "calendly.scheduled_events") == len(store.events)
@@ -225,7 +194,7 @@ def test_the_script_is_one_command_with_quiet_for_schedulers() -> None:
     assert os.access(SCHEDULED, os.X_OK)
     commands = [line for line in SCHEDULED.read_text(encoding="utf-8").splitlines()
                 if line.startswith("exec ")]  # fmt: skip
-    assert commands == ['exec "$CALENDLY_ELT_BIN" run --quiet "$@"']
+    assert commands == ['exec "$CALENDLY_ELT_BIN" --quiet run "$@"']
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
