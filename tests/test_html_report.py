@@ -10,17 +10,23 @@ import os
 import re
 import shutil
 import subprocess
+import uuid
 from dataclasses import fields
+from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from model_fixtures import duckdb_pipeline, load_store, postgres_pipeline
 from PIL import Image
 
 from calendly_elt.cli.main import main
 from calendly_elt.models import charts
 from calendly_elt.models.html_report import read_extent, render_page
+from calendly_elt.models.runner import analytics_schema_of, build_models
 from calendly_elt.runner import make_pipeline
+from calendly_elt.simulator.generator import DEFAULT_NOW, generate_organization
 
 WIDTH = 1200
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
@@ -162,3 +168,42 @@ def _image_boxes(page: Path, folder: Path) -> dict[str, tuple[int, int, int, int
         left, top, wide, tall = (round(float(number)) for number in numbers)
         boxes[chart_id] = (left, top, wide, tall)
     return boxes
+
+
+@pytest.mark.postgres
+def test_postgres_marts_draw_the_same_charts(postgres_dsn: str, tmp_path: Path) -> None:
+    store = generate_organization(seed=3, size="tiny")
+    dataset = f"calendly_charts_{uuid.uuid4().hex[:8]}"
+    duck = duckdb_pipeline(tmp_path)
+    postgres = postgres_pipeline(tmp_path, postgres_dsn, dataset, name=dataset)
+    try:
+        for pipeline in (duck, postgres):
+            load_store(pipeline, store)
+            build_models(pipeline, as_of=DEFAULT_NOW)
+        on_duckdb, on_postgres = charts.read_chart_data(duck), charts.read_chart_data(postgres)
+        for field in fields(on_duckdb):
+            left, right = (
+                _comparable(getattr(data, field.name)) for data in (on_duckdb, on_postgres)
+            )
+            pd.testing.assert_frame_equal(left, right, check_dtype=False, obj=field.name)
+        page = render_page(on_postgres, [("as_of", DEFAULT_NOW.isoformat())])
+        assert page.count('<img id="chart-') == len(charts.CHARTS)
+    finally:
+        with postgres.sql_client() as client:
+            for schema in (dataset, analytics_schema_of(postgres)):
+                client.execute_sql(f'drop schema if exists "{schema}" cascade')
+
+
+def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` sorted, numbers as floats, dates as dates: the same rows compare equal."""
+    converted = frame.copy()
+    for name in converted.columns:
+        column = converted[name]
+        if column.map(lambda value: isinstance(value, Decimal)).any():
+            column = column.astype(float)
+        if pd.api.types.is_numeric_dtype(column):
+            column = column.astype(float).round(9)
+        elif name in ("week", "month"):
+            column = pd.to_datetime(column).dt.date
+        converted[name] = column
+    return converted.sort_values(list(converted.columns)).reset_index(drop=True)
