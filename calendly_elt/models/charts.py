@@ -121,10 +121,7 @@ def _figure(
 def _no_data(axes: Axes, what: str) -> None:
     """Say plainly on ``axes`` that there is nothing to draw."""
     axes.set_axis_off()
-    axes.text(
-        0.5, 0.5, f"no data: {what}", ha="center", va="center", fontsize=13, color="#555555",
-        transform=axes.transAxes,
-    )  # fmt: skip
+    axes.text(0.5, 0.5, f"no data: {what}", ha="center", va="center", transform=axes.transAxes)
 
 
 def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
@@ -235,9 +232,7 @@ def cancellation_lead_time(data: ChartData) -> Figure:
     counts = leads.map(lead_bucket).value_counts()
     labels = [label for label, _ in LEAD_BUCKETS]
     heights = [int(counts.get(label, 0)) for label in labels]
-    colours = [
-        LATE_COLOUR if upper <= LATE_HOURS else COLOURS[0] for _, upper in LEAD_BUCKETS
-    ]  # fmt: skip
+    colours = [LATE_COLOUR if upper <= LATE_HOURS else COLOURS[0] for _, upper in LEAD_BUCKETS]
     axes.bar(labels, heights, color=colours)
     axes.set_ylabel("canceled bookings")
     axes.set_xlabel(f"lead time (red: late, under {LATE_HOURS} h; median {leads.median():.0f} h)")
