@@ -58,3 +58,16 @@ def postgres_dsn() -> str:
         return dsn
     netloc = f"{parts.username}:unused@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+@pytest.fixture(scope="session")
+def demo_duckdb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The DuckDB file ``calendly-elt demo`` makes (seed 7, ``small``), made once per session.
+
+    Read it only (the notebook, the HTML report, the README's queries).
+    """
+    from calendly_elt.cli.main import main
+
+    database = tmp_path_factory.mktemp("demo") / "calendly_warehouse.duckdb"
+    assert main(["demo", "--duckdb", str(database)]) == 0
+    return database

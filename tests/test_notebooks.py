@@ -1,4 +1,8 @@
-"""Every notebook under notebooks/ runs top to bottom without errors.
+"""Every notebook under notebooks/ runs top to bottom on the demo's data, headless.
+
+Notebooks are stored as jupytext percent-format ``.py`` files (diffable, no
+outputs); jupytext reads one into a notebook and nbclient executes it. A cell
+that raises fails the test (nbclient's ``CellExecutionError``).
 
 The ``python3`` kernel is pinned to the interpreter running the tests: a
 kernel spec pointing at ``sys.executable`` is written to a temporary folder
@@ -12,11 +16,13 @@ import json
 import sys
 from pathlib import Path
 
-import nbformat
+import jupytext
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+from calendly_elt.models.charts import CHARTS
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.py"))
 
 
 @pytest.fixture
@@ -33,13 +39,28 @@ def current_python_kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> st
     return "python3"
 
 
-def test_the_metrics_notebook_exists() -> None:
-    assert "explore_metrics.ipynb" in {path.name for path in NOTEBOOKS}
+def test_the_metrics_notebook_exists_and_is_stored_diffable() -> None:
+    assert "explore_metrics.py" in {path.name for path in NOTEBOOKS}
+    assert not list(NOTEBOOKS[0].parent.glob("*.ipynb")), "notebooks are kept as .py only"
+
+
+def test_the_notebook_draws_with_project_code_only() -> None:
+    text = (NOTEBOOKS[0].parent / "explore_metrics.py").read_text(encoding="utf-8")
+    assert "matplotlib" not in text.replace("%matplotlib inline", "")
+    for chart in CHARTS:
+        assert f"charts.{chart.draw.__name__}(data)" in text, chart.chart_id
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
-def test_notebook_runs(path: Path, current_python_kernel: str, tmp_path: Path) -> None:
-    notebook = nbformat.read(path, as_version=4)
+def test_notebook_runs(
+    path: Path,
+    current_python_kernel: str,
+    tmp_path: Path,
+    demo_duckdb: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CALENDLY_ELT_DUCKDB", str(demo_duckdb))  # the kernel inherits it
+    notebook = jupytext.read(path)
     client = NotebookClient(
         notebook,
         kernel_name=current_python_kernel,
@@ -49,8 +70,8 @@ def test_notebook_runs(path: Path, current_python_kernel: str, tmp_path: Path) -
     client.execute()
     outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
     assert not [output for output in outputs if output.get("output_type") == "error"]
-    if path.name == "explore_metrics.ipynb":
+    if path.name == "explore_metrics.py":
+        images = [output for output in outputs if "image/png" in output.get("data", {})]
+        assert len(images) == len(CHARTS)
         text = json.dumps(outputs)
         assert "Top UTM sources by bookings" in text
-        assert "failing SQL tests: []" in text
-        assert notebook.cells[-1].outputs[-1]["data"]["text/plain"] == "False"  # workdir removed

@@ -183,6 +183,11 @@ def test_every_report_format_states_as_of_and_the_data_extent(
             first = datetime.fromisoformat(context["first_meeting_at"])
             assert first == min(starts).replace(tzinfo=first.tzinfo), fmt
             assert "last_successful_run_at" in context
+    page = isolated_dlt / "report.html"
+    assert main(["report", "--duckdb", database, "--html", str(page)]) == 0
+    header = page.read_text(encoding="utf-8").split("</header>")[0]
+    assert "<dt>as_of</dt><dd>2026-01-15 12:00:00 UTC" in header
+    assert "<dt>meetings loaded</dt>" in header and "<dt>last successful run</dt>" in header
 
 
 def test_the_report_covers_campaigns(warehouse: dlt.Pipeline) -> None:

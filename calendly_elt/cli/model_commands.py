@@ -15,6 +15,7 @@ from calendly_elt.cli.signals import stop_on_signals
 from calendly_elt.errors import CalendlyEltError, ConfigError
 from calendly_elt.models.dbt_build import DbtBuildResult, build_with_dbt
 from calendly_elt.models.errors import MartsMissingError, RawDataMissingError
+from calendly_elt.models.html_report import write_html
 from calendly_elt.models.report import FORMATS, render_report
 from calendly_elt.models.runner import build_models
 from calendly_elt.runner import DEFAULT_DUCKDB_PATH, PipelineLockedError, make_pipeline
@@ -137,10 +138,18 @@ def report_command(
     destination: DestinationOption = None,
     duckdb: DuckdbOption = None,
     pipelines_dir: PipelinesDirOption = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html", help="Write every chart as one self-contained HTML page to this file."
+        ),
+    ] = None,
 ) -> None:
     """Show the headline metrics: UTM sources, no-shows and cancellations by month."""
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if html is not None and not html.parent.is_dir():
+        raise ConfigError(f"--html {html}: the folder {html.parent} does not exist")
     if _missing_duckdb_file(destination, duckdb):
         raise MartsMissingError(
             f"no DuckDB warehouse at {duckdb or DEFAULT_DUCKDB_PATH}: run `calendly-elt run` first"
@@ -154,4 +163,8 @@ def report_command(
             f"a run (pid {holder.pid}) is loading {duckdb or DEFAULT_DUCKDB_PATH}: opening the "
             "file now would make it fail; retry when it ends (`calendly-elt status` is safe)"
         )
+    if html is not None:
+        write_html(pipeline, html)
+        typer.echo(f"wrote {html}")
+        return
     typer.echo(render_report(pipeline, fmt=fmt), nl=False)
