@@ -378,7 +378,7 @@ class Soak:
             if time.monotonic() > deadline:
                 break
             time.sleep(0.01)  # the process starts; kill after its first API request
-        time.sleep(self.rng.uniform(0, self.last_run_seconds * 1.2))
+        time.sleep(self.rng.uniform(0, self.last_run_seconds * 0.8))  # mostly mid-run
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             self.report.runs_killed += 1
