@@ -1,7 +1,8 @@
 """``python -m bench``: run every benchmark module in turn (each records its own figures).
 
 ``python -m bench compare [...]`` runs the side-by-side comparison instead
-(``bench/compare.py``; ``--help`` lists its options).
+(``bench/compare.py``; ``--help`` lists its options); ``python -m bench soak [...]``
+the soak and chaos run (``bench/soak.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.compare import main as compare
 
         return compare(argv[1:])
+    if argv[:1] == ["soak"]:
+        from bench.soak import main as soak
+
+        return soak(argv[1:])
     root = Path(__file__).resolve().parent.parent
     failed = 0
     for module in BENCHMARKS:

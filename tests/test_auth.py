@@ -24,6 +24,7 @@ from calendly_elt.calendly.helpers.auth import OAuthAuth, TokenStore, fingerprin
 from calendly_elt.calendly.helpers.client import CalendlyClient
 from calendly_elt.calendly.helpers.errors import (
     CalendlyAuthError,
+    CalendlyRateLimitError,
     CalendlyServerError,
     TokenStoreError,
 )
@@ -370,6 +371,34 @@ def test_token_endpoint_5xx_is_retried_then_gives_up(
         auth.authorization()
     assert auth.token_request_count == 3 + 4  # max_retries=3
     assert store.load()["refresh_token"] == "refresh-1"  # type: ignore[index]
+
+
+def test_a_429_burst_at_the_token_endpoint_is_waited_out_not_counted_as_retries(
+    server: FakeCalendlyOAuth, store: TokenStore, now: FakeNow
+) -> None:
+    """A burst of 6 429s (and a 5xx) must not fail a refresh that has max_retries=3."""
+    waits: list[float] = []
+    server.token_faults = [429] * 6 + [503]
+    auth = OAuthAuth(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        refresh_token=FIRST_REFRESH,
+        auth_base_url=BASE,
+        token_store=store,
+        transport=httpx.MockTransport(server),
+        now=now,
+        sleep=waits.append,
+        rate_limit_wait=10.0,
+    )
+    assert auth.authorization() == "Bearer access-1"
+    assert auth.token_request_count == 8
+    assert waits[:6] == [1.0] * 6  # no X-RateLimit-Reset: a second each
+
+    server.token_faults = [429] * 20  # ... but 429s for longer than the budget do fail
+    now.advance(hours=3)
+    with pytest.raises(CalendlyRateLimitError, match="429"):
+        auth.authorization()
+    assert auth.token_request_count == 8 + 11  # 10 s of 1-second waits, then the 11th 429
 
 
 def test_a_cancel_cuts_a_token_retry_short_without_spending_the_refresh_token(

@@ -127,6 +127,17 @@ def test_access_token_expires_after_two_hours_of_sim_time(
     )
 
 
+def test_expire_access_tokens_ends_every_access_token_now_but_not_the_refresh(
+    sim: Simulator, http: httpx.Client
+) -> None:
+    tokens = exchange(http, authorize(http)).json()
+    assert sim.auth.expire_access_tokens() == 1  # what the soak does in the middle of a run
+    expired = me(http, tokens["access_token"])
+    assert expired.json() == {"title": "Unauthenticated", "message": "The access token expired"}
+    fresh = refresh(http, tokens["refresh_token"]).json()["access_token"]
+    assert me(http, fresh).status_code == 200
+
+
 def test_unknown_token_is_401_with_the_real_body(http: httpx.Client) -> None:
     for headers in ({"Authorization": "Bearer not-a-token"}, {}, {"Authorization": "Basic abc"}):
         response = http.get("/users/me", headers=headers)

@@ -293,6 +293,7 @@ def build_client(
             token_store=TokenStore(resolved.token_store_path),
             transport=transport,
             cancel=cancel,
+            rate_limit_wait=resolved.rate_limit_wait_seconds,
             source=resolved.secret_sources.get("refresh_token", ""),
             **extra,
         )

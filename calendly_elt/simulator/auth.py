@@ -20,7 +20,7 @@ import hmac
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -192,6 +192,24 @@ class AuthService:
             self._by_access.pop(grant.access_token, None)
             self._by_refresh.pop(grant.refresh_token, None)
             return True
+
+    def expire_access_tokens(self) -> int:
+        """Make every access token issued so far expire now (refresh tokens stay valid).
+
+        What happens to a long run when its 2-hour token runs out mid-way; tests
+        and the soak call it while a run is in flight.
+
+        Returns:
+            The number of access tokens expired.
+        """
+        now = self.store.clock.now()
+        with self.lock:
+            for token, grant in list(self._by_access.items()):
+                expired = replace(grant, expires_at=min(grant.expires_at, now))
+                self._by_access[token] = expired
+                if self._by_refresh.get(grant.refresh_token) is grant:
+                    self._by_refresh[grant.refresh_token] = expired
+            return len(self._by_access)
 
     def new_grant(self, user_uuid: str, client_id: str, scopes: Scopes) -> Grant:
         """Mint and register a grant (call under ``lock``)."""

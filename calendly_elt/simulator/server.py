@@ -205,6 +205,8 @@ class Simulator:
     def _oauth(self, request: SimRequest, fault: Fault) -> tuple[SimResponse, RateDecision]:
         decision = self.rate_limiter.peek(ANONYMOUS)
         if not fault.is_clean:
+            if fault.status == 429:  # a burst announces its own reset, as on the API routes
+                decision = _burst_decision(decision, self.config.faults)
             return _fault_response(fault, self.config.faults), decision
         return self.auth.handle_oauth(request), decision
 

@@ -40,7 +40,11 @@ from calendly_elt.calendly.helpers.errors import (
     TokenStoreError,
     path_of,
 )
-from calendly_elt.calendly.helpers.rate_limit import jittered_backoff, wait_unless_cancelled
+from calendly_elt.calendly.helpers.rate_limit import (
+    DEFAULT_RATE_LIMIT_WAIT_SECONDS,
+    jittered_backoff,
+    wait_unless_cancelled,
+)
 from calendly_elt.calendly.helpers.redaction import secret_problem
 from calendly_elt.calendly.helpers.token_responses import (
     lifetime,
@@ -124,6 +128,9 @@ class OAuthAuth:
     authorization and wins over the store. The store is checked writable before
     anything is sent, and every refresh re-reads it under its file lock, so a
     token another process rotated meanwhile is taken over, not refreshed again.
+    A 5xx or lost connection at the token endpoint is retried ``max_retries``
+    times; a 429 is waited out (its announced reset) for up to
+    ``rate_limit_wait`` seconds and never spends those retries.
 
     Attributes:
         refresh_count: Successful refreshes so far.
@@ -145,6 +152,7 @@ class OAuthAuth:
         refresh_margin: timedelta = timedelta(minutes=5),
         max_retries: int = 3,
         backoff_base: float = 0.5,
+        rate_limit_wait: float = DEFAULT_RATE_LIMIT_WAIT_SECONDS,
         sleep: Callable[[float], None] | None = None,
         timeout: float = 30.0,
         cancel: threading.Event | None = None,
@@ -163,6 +171,7 @@ class OAuthAuth:
         self._margin = refresh_margin
         self._max_retries = max_retries
         self._backoff_base = backoff_base
+        self._rate_limit_wait = rate_limit_wait
         self._sleep = sleep
         self._cancel = cancel if cancel is not None else threading.Event()
         self._http = httpx.Client(transport=transport, timeout=timeout)
@@ -307,31 +316,55 @@ class OAuthAuth:
         logger.info("OAuth access token refreshed; valid until %s", expires_at.isoformat())
 
     def _request_tokens(self, refresh_token: str) -> dict[str, Any]:
+        """POST the refresh; 5xx and lost connections are retried ``max_retries`` times.
+
+        A 429 is not a failure to count: it is waited out for the reset it announces
+        (as API requests do), on its own time budget (``rate_limit_wait`` seconds),
+        so a burst of 429s cannot spend the retries meant for 5xx.
+        """
         form = {
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
             "client_id": self._client_id,
             "client_secret": self._client_secret,
         }
-        for attempt in range(self._max_retries + 1):
-            last = attempt == self._max_retries
+        failures, rate_limited = 0, 0.0
+        while True:
+            last = failures == self._max_retries
             try:
                 self.token_request_count += 1
                 response = self._http.post(self._token_url, data=form)
             except httpx.TransportError as error:
                 if last:
                     raise token_endpoint_unreachable(self._token_url, error) from None
-                self._pause(attempt, None, f"{type(error).__name__}")
+                self._pause(failures, None, f"{type(error).__name__}")
+                failures += 1
                 continue
-            if response.status_code == 429 or response.status_code >= 500:
+            if response.status_code == 429:
+                rate_limited = self._wait_out_429(response, rate_limited)
+                continue
+            if response.status_code >= 500:
                 if last:
                     raise oauth_error(response)
-                self._pause(attempt, response, str(response.status_code))
+                self._pause(failures, response, str(response.status_code))
+                failures += 1
                 continue
             if response.status_code != 200:
                 raise oauth_error(response)
             return token_payload(response)
-        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait_out_429(self, response: httpx.Response, waited: float) -> float:
+        """Wait for the announced reset (at least 1 s); fail once the time budget is spent."""
+        delay = min(max(reset_seconds(response), 1.0), 60.0)
+        if waited + delay > self._rate_limit_wait:
+            raise oauth_error(response)
+        logger.info(
+            "token request to %s rate limited (429); waiting %.1f s",
+            path_of(self._token_url),
+            delay,
+        )
+        wait_unless_cancelled(delay, self._cancel, self._sleep)
+        return waited + delay
 
     def _pause(self, attempt: int, response: httpx.Response | None, reason: str) -> None:
         delay = jittered_backoff(attempt + 1, self._backoff_base)
