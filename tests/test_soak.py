@@ -8,6 +8,7 @@ change, fault and kill happened, and that 0 rows diverged, by every cause.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,10 @@ DAYS = 30
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("CALENDLY_ELT_SOAK") != "1",
+    reason="338 s on a quiet 2-core machine, over the 5-minute CI budget: CALENDLY_ELT_SOAK=1",
+)
 def test_a_month_of_activity_under_faults_and_kills_ends_equal_to_the_simulator(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -160,7 +160,9 @@ def test_organization_scope_with_a_member_token_fails_with_advice(
     from calendly_elt.calendly.helpers.errors import CalendlyForbiddenError
 
     settings = tiny_harness.settings(access_token=tiny_harness.store.member_token)
-    with pytest.raises(CalendlyForbiddenError, match="use scope=user"):
+    with pytest.raises(
+        CalendlyForbiddenError, match=r"with scope = \"user\" under \[sources.calendly\]"
+    ):
         tiny_harness.run(settings=settings)
 
 
