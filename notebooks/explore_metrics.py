@@ -38,7 +38,7 @@ import pandas as pd
 from calendly_elt.calendly.settings import DEFAULT_DUCKDB_FILE
 from calendly_elt.models import charts
 from calendly_elt.models.html_report import header_lines
-from calendly_elt.models.report import report_context
+from calendly_elt.models.report_context import report_context
 from calendly_elt.models.report import render_report
 from calendly_elt.runner import make_pipeline
 

@@ -24,7 +24,7 @@ from PIL import Image
 from calendly_elt.cli.main import main
 from calendly_elt.models import charts
 from calendly_elt.models.html_report import render_page
-from calendly_elt.models.report import report_context
+from calendly_elt.models.report_context import report_context
 from calendly_elt.models.runner import analytics_schema_of, build_models
 from calendly_elt.runner import make_pipeline
 from calendly_elt.simulator.generator import DEFAULT_NOW, generate_organization

@@ -26,7 +26,7 @@ from calendly_elt.cli.progress import print_counts, print_summary, progress_prin
 from calendly_elt.cli.signals import stop_on_signals
 from calendly_elt.errors import ConfigError
 from calendly_elt.models.errors import MartsMissingError, RawDataMissingError
-from calendly_elt.models.report import ReportContext, report_context
+from calendly_elt.models.report_context import ReportContext, report_context
 from calendly_elt.runner import (
     DEFAULT_DUCKDB_PATH,
     JobResult,

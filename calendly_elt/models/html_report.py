@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from calendly_elt.errors import ConfigError
 from calendly_elt.models.charts import CHARTS, ChartData, read_chart_data
-from calendly_elt.models.report import ReportContext, report_context
+from calendly_elt.models.report_context import ReportContext, report_context
 
 DPI = 96
 

@@ -2,8 +2,8 @@
 
 Readable at a glance in a terminal:
 
-- a header (:func:`report_context`): the ``as_of`` the marts were built for,
-  the data's extent (first and last meeting loaded) and the last successful run;
+- a header (:mod:`calendly_elt.models.report_context`): the ``as_of`` the marts
+  were built for, the data's extent (first and last meeting loaded) and the last successful run;
 - top UTM sources by bookings, with show and cancellation rates;
 - top UTM campaigns by bookings, the same figures;
 - no-show and cancellation rates by month (of the meetings' start).
@@ -20,17 +20,20 @@ import csv
 import io
 import json
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 import dlt
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
-from calendly_elt.models.build_log import last_build, utc
-from calendly_elt.models.errors import MartsMissingError
+from calendly_elt.models.report_context import (
+    ReportContext,
+    marts_missing,
+    query_rows,
+    read_context,
+)
 from calendly_elt.models.runner import analytics_schema_of, render_target_for, warehouse_client
 from calendly_elt.models.transpile import render_sql
-from calendly_elt.runner.run_history import query_runs
 
 ReportFormat = Literal["table", "json", "csv"]
 FORMATS: tuple[str, ...] = ("table", "json", "csv")
@@ -56,11 +59,6 @@ select
     sum(canceled) as canceled
 from {{ ref('metrics_utm_attribution') }}
 group by utm_campaign
-"""
-
-_EXTENT_SQL = """
-select min(start_at) as first_meeting_at, max(start_at) as last_meeting_at, count(*) as meetings
-from {{ ref('fct_meetings') }}
 """
 
 _NO_SHOWS_SQL = """
@@ -105,51 +103,6 @@ class MonthLine:
     late_cancellations: int
     no_show_rate: float | None
     cancellation_rate: float | None
-
-
-@dataclass(frozen=True)
-class ReportContext:
-    """What a report reflects: its header, the same in every format.
-
-    Attributes:
-        as_of: The instant the marts judged outcomes at (their newest build;
-            None if the build was not logged).
-        first_meeting_at: Start of the earliest meeting loaded (None: no meetings).
-        last_meeting_at: Start of the latest meeting loaded.
-        meetings: Meetings (scheduled events) loaded.
-        last_successful_run_at: When the newest succeeded run ended (run history).
-    """
-
-    as_of: datetime | None
-    first_meeting_at: datetime | None
-    last_meeting_at: datetime | None
-    meetings: int
-    last_successful_run_at: datetime | None
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: timestamps as ISO 8601 text (UTC), None stays None."""
-        return {
-            key: value.isoformat() if isinstance(value, datetime) else value
-            for key, value in asdict(self).items()
-        }
-
-    def lines(self) -> list[str]:
-        """The header as ``name: value`` lines for a terminal."""
-        extent = (
-            f"{_moment(self.first_meeting_at)} .. {_moment(self.last_meeting_at)}"
-            f" ({self.meetings} meetings)"
-            if self.meetings
-            else "no meetings loaded"
-        )
-        return [
-            f"as_of: {_moment(self.as_of)} (outcomes judged at this instant)",
-            f"meetings loaded: {extent}",
-            f"last successful run: {_moment(self.last_successful_run_at)}",
-        ]
-
-
-def _moment(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "unknown"
 
 
 @dataclass(frozen=True)
@@ -201,56 +154,19 @@ def read_report(pipeline: dlt.Pipeline) -> Report:
     with warehouse_client(pipeline) as client:
         target = render_target_for(client, analytics_schema_of(pipeline))
         try:
-            context = _context(client, target)
-            sources = _query(client, render_sql(_SOURCES_SQL, target))
-            campaigns = _query(client, render_sql(_CAMPAIGNS_SQL, target))
-            no_shows = _query(client, render_sql(_NO_SHOWS_SQL, target))
-            cancellations = _query(client, render_sql(_CANCELLATIONS_SQL, target))
+            context = read_context(client, target)
+            sources = query_rows(client, render_sql(_SOURCES_SQL, target))
+            campaigns = query_rows(client, render_sql(_CAMPAIGNS_SQL, target))
+            no_shows = query_rows(client, render_sql(_NO_SHOWS_SQL, target))
+            cancellations = query_rows(client, render_sql(_CANCELLATIONS_SQL, target))
         except DatabaseUndefinedRelation as error:
-            raise _marts_missing(pipeline) from error
+            raise marts_missing(pipeline) from error
     return Report(
         context=context,
         sources=_source_lines(sources),
         campaigns=_campaign_lines(campaigns),
         months=_month_lines(no_shows, cancellations),
     )
-
-
-def report_context(pipeline: dlt.Pipeline) -> ReportContext:
-    """The header of every report: ``as_of``, the data's extent, the last successful run.
-
-    Raises:
-        MartsMissingError: the marts have not been built yet.
-    """
-    with warehouse_client(pipeline) as client:
-        target = render_target_for(client, analytics_schema_of(pipeline))
-        try:
-            return _context(client, target)
-        except DatabaseUndefinedRelation as error:
-            raise _marts_missing(pipeline) from error
-
-
-def _marts_missing(pipeline: dlt.Pipeline) -> MartsMissingError:
-    return MartsMissingError(
-        f"no marts in {analytics_schema_of(pipeline)} yet: run `calendly-elt run` first"
-    )
-
-
-def _context(client: Any, target: Any) -> ReportContext:
-    ((first, last, meetings),) = _query(client, render_sql(_EXTENT_SQL, target))
-    build = last_build(client)
-    succeeded = query_runs(client, 1, outcome="succeeded")
-    return ReportContext(
-        as_of=build.as_of if build else None,
-        first_meeting_at=utc(first) if first is not None else None,
-        last_meeting_at=utc(last) if last is not None else None,
-        meetings=int(meetings or 0),
-        last_successful_run_at=succeeded[0].ended_at if succeeded else None,
-    )
-
-
-def _query(client: Any, sql: str) -> list[tuple[Any, ...]]:
-    return [tuple(row) for row in client.execute_sql(sql) or []]
 
 
 def _rate(numerator: int, denominator: int) -> float | None:
