@@ -17,7 +17,6 @@ import re
 import secrets
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
+from test_sim_serve import read_lines
 
 from calendly_elt.runner import lock_path, make_pipeline, pipeline_lock
 from calendly_elt.simulator import generate_organization
@@ -53,20 +53,6 @@ class Served:
     store: Store
 
 
-def _read_lines(stream: object, count: int, timeout: float) -> list[str]:
-    lines: list[str] = []
-
-    def reader() -> None:
-        for _ in range(count):
-            lines.append(stream.readline().rstrip("\n"))  # type: ignore[attr-defined]
-
-    thread = threading.Thread(target=reader, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    assert len(lines) == count, f"only got {lines!r} within {timeout}s"
-    return lines
-
-
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
     """A tiny organization served by ``calendly-elt sim serve``, history up to this hour."""
@@ -79,7 +65,7 @@ def served() -> Iterator[Served]:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     try:
-        base_line, token_line = _read_lines(process.stdout, 2, timeout=60)
+        base_line, token_line = read_lines(process.stdout, 2, timeout=60)
         store = generate_organization(seed=SEED, size=SIZE, now=now)
         token = token_line.split("=", 1)[1]
         assert token == store.admin_token
