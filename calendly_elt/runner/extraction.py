@@ -44,7 +44,7 @@ from calendly_elt.calendly.helpers.checkpoints import SyncState, source_state_of
 from calendly_elt.calendly.helpers.client import CalendlyClient
 from calendly_elt.calendly.helpers.reach import Reach
 from calendly_elt.calendly.run_options import wall_clock
-from calendly_elt.runner.destination import describe_destination
+from calendly_elt.runner.destination import describe_destination, duckdb_kept_open
 from calendly_elt.runner.failures import clear_errors
 from calendly_elt.runner.status import quarantined_since, row_counts
 from calendly_elt.runner.warehouse_lock import confirm_warehouse_lock, warehouse_lock
@@ -137,7 +137,7 @@ def run_extraction(
         settings, transport=transport, now=options.now, cancel=cancel, **(client_options or {})
     )
     # while the lock is held, `status` does not open the destination (see status.read_status)
-    with warehouse_lock(pipeline) if take_lock else nullcontext():
+    with warehouse_lock(pipeline) if take_lock else nullcontext(), duckdb_kept_open(pipeline):
         try:
             summary = _run_locked(pipeline, settings, client, options)
         finally:
