@@ -19,7 +19,7 @@ runs the long variant and records its figures in ``bench/results/soak_<size>.jso
 ``tests/test_soak.py`` runs the CI variant.
 
 Bounds the scenario keeps (the pipeline's documented delays, not slack in the
-comparison): webhooks are on for the last 20 days, so a no-show marked too late
+comparison): webhooks are on for the last 11 days, so a no-show marked too late
 for a recheck age still to come before the end arrives by webhook; the last data-compliance
 deletion of an old record is made ``sweep_every_days`` before the end, so the
 weekly sweep has run since (no webhook carries a deletion).
@@ -72,9 +72,10 @@ CLIENT_ID, CLIENT_SECRET = "soak-app", "soak-app-secret"
 RECEIVER_URL = "https://hooks.example.com/webhooks/calendly"
 MALFORMED_START = "next tuesday"
 # A no-show marked L after a meeting is found by the first run after the next recheck
-# age A > L (1 h, 1, 3, 7, 14, 30 days): at most 16 days + a day of runs after the mark.
-# Marks made later than that before the end must come by webhook.
-WEBHOOKS_BEFORE_END = 20
+# age A > L (1 h, 1 d..7 d, 10 d, 14 d, 21 d, 30 d): the widest gap is 21 d -> 30 d and
+# the simulator marks at most 28 days late, so a mark is found at most 9 days + a day of
+# runs after it is made. Marks made later than that before the end must come by webhook.
+WEBHOOKS_BEFORE_END = 11
 FAST = 1_000_000  # requests per minute: the client's own limiter stays out of the way
 MART_KEYS: dict[str, tuple[str, ...]] = {
     "fct_bookings": ("booking_id",),
@@ -114,7 +115,7 @@ class SoakConfig:
         kill_every: Every n-th day the run is a process SIGKILLed at a random moment.
         expire_every: Every n-th day the access token expires mid-run.
         delete_every: Every n-th day a data-compliance deletion removes 1-2 people.
-        webhooks_from: The day the webhook subscription starts (None: 20 days before the end).
+        webhooks_from: The day the webhook subscription starts (None: 11 days before the end).
         malformed_day: The day one event comes with an unparsable start_time (None: middle).
         faults: The seeded faults of every run.
         backoff_base: The client's 5xx backoff base (seconds).
@@ -378,7 +379,7 @@ class Soak:
             if time.monotonic() > deadline:
                 break
             time.sleep(0.01)  # the process starts; kill after its first API request
-        time.sleep(self.rng.uniform(0, self.last_run_seconds * 0.8))  # mostly mid-run
+        time.sleep(self.rng.uniform(0, self.last_run_seconds * 0.5))  # mid-run, rarely after
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             self.report.runs_killed += 1
@@ -713,6 +714,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--bookings-per-day", type=int, default=None)
+    parser.add_argument(
+        "--burst-every", type=int, default=150, help="requests between 429 bursts (CI: 300)"
+    )
+    parser.add_argument("--kill-every", type=int, default=11, help="days between killed runs")
     parser.add_argument("--folder", type=Path, default=None, help="default: a temp folder")
     parser.add_argument(
         "--output", type=Path, default=None, help="default: bench/results/soak_<size>.json"
@@ -726,9 +731,11 @@ def main(argv: list[str] | None = None) -> int:
             days=args.days,
             seed=args.seed,
             bookings_per_day=args.bookings_per_day,
+            kill_every=args.kill_every,
             folder=args.folder or Path(temp),
         )
-        config = replace(config, faults=replace(config.faults, seed=args.seed))
+        faults = replace(config.faults, seed=args.seed, burst_every=args.burst_every)
+        config = replace(config, faults=faults)
         report = Soak(config).run()
     for line in report.lines():
         print(line)

@@ -71,3 +71,26 @@ def demo_duckdb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     database = tmp_path_factory.mktemp("demo") / "calendly_warehouse.duckdb"
     assert main(["demo", "--duckdb", str(database)]) == 0
     return database
+
+
+# The longest tests go first, so that with pytest-xdist (./dev test: -n 2, work stealing)
+# they run beside the rest rather than after it: the soak alone takes 3-4 minutes.
+LONGEST_FIRST = (
+    "test_soak.py",
+    "test_no_show_rechecks.py::test_daily_runs",
+    "test_no_show_rechecks.py::test_hourly_runs",
+    "test_incremental.py::test_each_kind_of_change",
+    "test_source_properties.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Reorder: the tests named in ``LONGEST_FIRST`` first, the rest as collected."""
+
+    def rank(item: pytest.Item) -> int:
+        for position, prefix in enumerate(LONGEST_FIRST):
+            if item.nodeid.removeprefix("tests/").startswith(prefix):
+                return position
+        return len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: collection order within a rank

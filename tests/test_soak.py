@@ -1,14 +1,18 @@
 """The soak, CI variant: a month of activity under faults and kills, nothing lost, nothing wedged.
 
 ``bench/soak.py`` plays the scenario (its docstring says what happens on which
-day); this runs it on ``small`` for 30 simulated days (the long variant,
+day); this runs it on ``small`` for 18 simulated days (the long variant,
 ``python -m bench soak``, runs ``medium`` for 60) and asserts that every kind of
 change, fault and kill happened, and that 0 rows diverged, by every cause.
+Six days run without webhooks (late marks and deletions come through rechecks
+and the sweep), the last 11 with them; every 5th day's run is SIGKILLed. 429
+bursts come every 300 requests rather than 150: a lone request waits out a burst
+of six 1-second resets, which the long variant measures; here it would be a
+third of the time.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -19,22 +23,22 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from dataclasses import replace  # noqa: E402
+
 from bench.soak import Soak, SoakConfig  # noqa: E402
 
-DAYS = 30
+DAYS = 18
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    os.environ.get("CALENDLY_ELT_SOAK") != "1",
-    reason="338 s on a quiet 2-core machine, over the 5-minute CI budget: CALENDLY_ELT_SOAK=1",
-)
-def test_a_month_of_activity_under_faults_and_kills_ends_equal_to_the_simulator(
+def test_weeks_of_activity_under_faults_and_kills_end_equal_to_the_simulator(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = SoakConfig(
-        size="small", days=DAYS, kill_every=7, backoff_base=0.05, folder=tmp_path / "soak"
+        size="small", days=DAYS, kill_every=5, backoff_base=0.05, folder=tmp_path / "soak"
     )
+    config = replace(config, faults=replace(config.faults, burst_every=300))
+    assert config.webhook_day == 7  # days 1-6: no webhooks, rechecks and the sweep alone
     started = time.monotonic()
     report = Soak(config, log=lambda line: None).run()
     with capsys.disabled():
@@ -42,7 +46,7 @@ def test_a_month_of_activity_under_faults_and_kills_ends_equal_to_the_simulator(
 
     assert report.failed_runs == []
     assert report.quarantined_runs == [config.bad_day]  # that run exits 4, the next one 0
-    assert report.runs_killed >= 2  # of the 4 kill days; the others ended first
+    assert report.runs_killed >= 2  # of the 3 kill days (5, 10, 15); a run may end first
     assert report.hourly_runs >= 3
     for kind in ("book", "cancel_invitee", "cancel_host", "reschedule", "mark", "data_deletion"):
         assert report.mutations[kind] > 0, kind

@@ -192,7 +192,7 @@ def merge_landed_webhooks(
         PipelineLockedError: Another run holds the lock.
     """
     started = time.monotonic()
-    with warehouse_lock(pipeline) if take_lock else nullcontext():
+    with warehouse_lock(pipeline) if take_lock else nullcontext(), duckdb_kept_open(pipeline):
         summary = RunSummary(kind="webhooks")
         summary.packages += finish_pending(pipeline)
         source = calendly_source(settings, RunOptions(now=now or wall_clock))

@@ -16,6 +16,7 @@ import dlt
 
 from calendly_elt.calendly.config import CalendlySettings
 from calendly_elt.models.runner import BuildResult, build_models
+from calendly_elt.runner.destination import duckdb_kept_open
 from calendly_elt.runner.extraction import RunSummary, merge_landed_webhooks, run_extraction
 from calendly_elt.runner.warehouse_lock import warehouse_lock
 
@@ -53,7 +54,7 @@ def run_job(
         PipelineLockedError: Another run holds the lock.
         CalendlyEltError: The extraction, the load or the build failed.
     """
-    with warehouse_lock(pipeline):
+    with warehouse_lock(pipeline), duckdb_kept_open(pipeline):
         summary = run_extraction(pipeline, settings, take_lock=False, **extraction)
         if on_extracted is not None:
             on_extracted(summary)
@@ -72,7 +73,7 @@ def run_webhook_job(
 
     Fresh marts between batch runs, without a request to Calendly.
     """
-    with warehouse_lock(pipeline):
+    with warehouse_lock(pipeline), duckdb_kept_open(pipeline):
         summary = merge_landed_webhooks(pipeline, settings, take_lock=False)
         models = build_models(pipeline, as_of=as_of) if build else None
     return JobResult(summary, models)

@@ -31,14 +31,14 @@ def row_counts(pipeline: dlt.Pipeline) -> dict[str, tuple[int, int]]:
     """Rows per loaded raw table: ``{table: (live, deleted)}``."""
     if not pipeline.default_schema_name:
         return {}
-    tables = sorted(
-        table["name"] for table in pipeline.default_schema.data_tables() if table.get("columns")
-    )
+    schema = pipeline.default_schema  # loaded from storage on every access: once
+    tables = sorted(table["name"] for table in schema.data_tables() if table.get("columns"))
     counts: dict[str, tuple[int, int]] = {}
     try:
         with pipeline.sql_client() as client:
             for table in tables:
-                counts[table] = _count(client, pipeline, table)
+                has_flag = "is_deleted" in schema.tables[table]["columns"]
+                counts[table] = _count(client, table, has_flag)
     except Exception as error:
         in_use = database_in_use(error)
         if in_use is not None:
@@ -47,9 +47,8 @@ def row_counts(pipeline: dlt.Pipeline) -> dict[str, tuple[int, int]]:
     return counts
 
 
-def _count(client: Any, pipeline: dlt.Pipeline, table: str) -> tuple[int, int]:
+def _count(client: Any, table: str, has_flag: bool) -> tuple[int, int]:
     qualified = client.make_qualified_table_name(table)
-    has_flag = "is_deleted" in pipeline.default_schema.tables[table]["columns"]
     deleted = "count(case when is_deleted then 1 end)" if has_flag else "0"
     try:
         with client.execute_query(f"select count(*), {deleted} from {qualified}") as cursor:
