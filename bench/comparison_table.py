@@ -69,7 +69,10 @@ def _rows(run: dict[str, Any], *tables: str) -> str:
 
 Row = tuple[str, Callable[[dict[str, Any]], str]]
 ROWS: tuple[Row, ...] = (
-    ("finished", lambda r: "yes" if r.get("finished") else r.get("note", "no")),
+    (
+        "finished",
+        lambda r: "not run" if not r else "yes" if r.get("finished") else r.get("note", "no"),
+    ),
     ("wall s", lambda r: _number(r.get("wall_seconds"))),
     ("- in the process (after imports)", lambda r: _number(r.get("seconds_in_process"))),
     ("requests", lambda r: _number(r.get("requests"))),
