@@ -157,8 +157,19 @@ class SoakConfig:
 
     @property
     def bad_day(self) -> int:
-        """The day of the malformed record."""
-        return self.malformed_day if self.malformed_day is not None else self.days // 2
+        """The day of the malformed record: the middle one with a single daily run.
+
+        On an hourly day every run of the day would meet the record (and quarantine it), on
+        a kill day the killed run might; the first plain day from the middle is chosen.
+        """
+        if self.malformed_day is not None:
+            return self.malformed_day
+        plain = [
+            day
+            for day in range(max(1, self.days // 2), self.days + 1)
+            if day % self.hourly_every and day % self.kill_every
+        ]
+        return plain[0] if plain else max(1, self.days // 2)
 
 
 @dataclass
