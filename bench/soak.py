@@ -515,13 +515,15 @@ class Soak:
         now = self.store.clock.now()
         old_allowed = day <= self.config.days - 8  # the weekly sweep finds old deletions
         lookback = format_ts(now - timedelta(days=25))
+        # a deletion removes every record of the person: late in the scenario, only people
+        # whose every meeting is recent (an older one would wait for a sweep after the end)
+        first_meeting: dict[str, str] = {}
+        for invitee in self.store.invitees.values():
+            start = self.store.events[uuid_of(invitee["event"])]["start_time"]
+            email = invitee["email"]
+            first_meeting[email] = min(start, first_meeting.get(email, start))
         people = sorted(
-            {
-                invitee["email"]
-                for invitee in self.store.invitees.values()
-                if old_allowed
-                or self.store.events[uuid_of(invitee["event"])]["start_time"] >= lookback
-            }
+            email for email, first in first_meeting.items() if old_allowed or first >= lookback
         )
         doomed = self.rng.sample(people, k=min(len(people), self.rng.randint(1, 2)))
         removed = sim_mutations.delete_invitee_data(self.store, doomed)

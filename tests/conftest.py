@@ -73,7 +73,7 @@ def demo_duckdb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return database
 
 
-# The longest tests go first, so that with pytest-xdist (./dev test: -n 2, work stealing)
+# The longest tests go first, so that with pytest-xdist (./dev test: -n 3, work stealing)
 # they run beside the rest rather than after it: the soak alone takes 3-4 minutes.
 LONGEST_FIRST = (
     "test_soak.py",

@@ -227,7 +227,7 @@ def _has_table(pipeline: Any, table: str) -> bool:
 
 
 SETTINGS = settings(
-    max_examples=12,
+    max_examples=8,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -14,6 +14,7 @@ data does not pile up in the pipelines folder.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -146,7 +147,32 @@ def _duckdb_target(database: Path, read_only: bool) -> tuple[Any, Path]:
         ) from None
     _refuse_what_is_not_duckdb(database)
     target = dlt.destinations.duckdb(DuckDbCredentials(str(database), read_only=read_only))
+    _remember_default_capabilities(target)
     return target, duckdb_state_dir(database)
+
+
+def _remember_default_capabilities(destination: Any) -> None:
+    """Resolve a DuckDB destination's default capabilities once, not at every step.
+
+    dlt asks ``capabilities()`` with no configuration five times per
+    extract/normalize/load cycle, and each time resolves the whole destination
+    configuration through every config provider (a fifth of a small run's CPU).
+    Those capabilities depend only on the factory's arguments (and the naming
+    convention), fixed for the factory's life, so each caller gets a copy of the
+    first answer. Calls with an explicit configuration are not cached.
+    """
+    resolve = destination.capabilities
+    known: dict[Any, Any] = {}
+
+    def capabilities(config: Any = None, naming: Any = None) -> Any:
+        if config is not None:
+            return resolve(config, naming)
+        key = None if naming is None else (type(naming), getattr(naming, "max_length", None))
+        if key not in known:
+            known[key] = resolve(None, naming)
+        return copy.copy(known[key])
+
+    destination.capabilities = capabilities
 
 
 _DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
