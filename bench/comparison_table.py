@@ -46,11 +46,20 @@ def _number(value: Any, digits: int = 1) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+def _percent(share: float, complete: bool) -> str:
+    """A share as a percentage that never rounds a shortfall up to 100% (940/941: 99.9%)."""
+    whole = f"{share:.0%}"
+    if whole == "100%" and not complete:
+        return f"{min(share, 0.999):.1%}"
+    return whole
+
+
 def _share(captured: dict[str, Any] | None, key: str) -> str:
     if not captured or key not in captured:
         return "-"
     entry = captured[key]
-    return f"{entry['share']:.0%} ({entry['captured']}/{entry['changes']})"
+    percent = _percent(entry["share"], entry["captured"] == entry["changes"])
+    return f"{percent} ({entry['captured']}/{entry['changes']})"
 
 
 def _requests_of(run: dict[str, Any], fragment: str) -> int:
@@ -59,7 +68,10 @@ def _requests_of(run: dict[str, Any], fragment: str) -> int:
 
 def _agreement(run: dict[str, Any]) -> str:
     agreement = run.get("agreement")
-    return f"{agreement['events']:.0%} / {agreement['invitees']:.0%}" if agreement else "-"
+    if not agreement:
+        return "-"
+    events, invitees = agreement["events"], agreement["invitees"]
+    return f"{_percent(events, events == 1)} / {_percent(invitees, invitees == 1)}"
 
 
 def _rows(run: dict[str, Any], *tables: str) -> str:

@@ -114,3 +114,19 @@ def test_rerunning_our_side_keeps_the_baselines_runs_with_their_date(tmp_path: P
         "recorded_at": "2026-12-01T22:42:16+00:00",
     }
     assert "baseline" not in fresh["runs"]["incremental"]  # nothing recorded: nothing kept
+
+
+@pytest.mark.parametrize(
+    ("captured", "changes", "shown"),
+    [
+        (940, 941, "99.9% (940/941)"),
+        (941, 941, "100% (941/941)"),
+        (0, 1, "0% (0/1)"),
+        (1, 3, "33% (1/3)"),
+    ],
+)
+def test_a_shortfall_never_reads_as_100_percent(captured: int, changes: int, shown: str) -> None:
+    from bench.comparison_table import _share
+
+    entry = {"captured": captured, "changes": changes, "share": captured / changes}
+    assert _share({"all": entry}, "all") == shown
