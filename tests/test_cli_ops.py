@@ -69,6 +69,22 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+CHART_LIBRARIES = ("matplotlib", "pandas")
+
+
+def test_commands_that_draw_nothing_do_not_import_the_chart_libraries() -> None:
+    """matplotlib and pandas cost 1.4 s per invocation: only ``report --html`` loads them."""
+    probe = (
+        "import sys\n"
+        "from calendly_elt.cli.main import main\n"
+        "sys.argv = ['calendly-elt', '--version']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in {CHART_LIBRARIES!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[-1] == "[]", done.stdout
+
+
 def test_quiet_prints_nothing_on_success_and_only_the_error_on_failure(
     served: Simulator, tmp_path: Path
 ) -> None:

@@ -15,7 +15,6 @@ from calendly_elt.cli.signals import stop_on_signals
 from calendly_elt.errors import CalendlyEltError, ConfigError
 from calendly_elt.models.dbt_build import DbtBuildResult, build_with_dbt
 from calendly_elt.models.errors import MartsMissingError, RawDataMissingError
-from calendly_elt.models.html_report import write_html
 from calendly_elt.models.report import FORMATS, render_report
 from calendly_elt.models.runner import build_models
 from calendly_elt.runner import DEFAULT_DUCKDB_PATH, PipelineLockedError, make_pipeline
@@ -164,6 +163,9 @@ def report_command(
             "file now would make it fail; retry when it ends (`calendly-elt status` is safe)"
         )
     if html is not None:
+        # matplotlib and pandas (1.4 s to import) only when a page is drawn, not on every command
+        from calendly_elt.models.html_report import write_html
+
         write_html(pipeline, html)
         typer.echo(f"wrote {html}")
         return

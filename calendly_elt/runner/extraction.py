@@ -48,6 +48,7 @@ from calendly_elt.runner.destination import describe_destination, duckdb_kept_op
 from calendly_elt.runner.failures import clear_errors
 from calendly_elt.runner.status import quarantined_since, row_counts
 from calendly_elt.runner.warehouse_lock import confirm_warehouse_lock, warehouse_lock
+from calendly_elt.webhooks.landing import landing_files
 
 logger = logging.getLogger(__name__)
 
@@ -169,8 +170,10 @@ def _run_locked(
     # the deletions queued by the last event extraction are still in state: count them once
     counted = RunSummary()
     _extract(pipeline, dimensions.with_resources(*DIMENSION_RESOURCES), counted)
-    # last: a delivery is merged only if newer than what this run's batch read
-    _extract(pipeline, dimensions.with_resources(*WEBHOOK_RESOURCES), counted)
+    if landing_files(settings.webhook_landing_dir):
+        # last: a delivery is merged only if newer than what this run's batch read
+        _extract(pipeline, dimensions.with_resources(*WEBHOOK_RESOURCES), counted)
+    # nothing ever landed: no webhook cycle (an empty extract/normalize/load, ~0.5 s a run)
     summary.packages += counted.packages
     _note_requests(pipeline, client.request_count)
     return summary
