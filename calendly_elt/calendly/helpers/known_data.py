@@ -14,6 +14,7 @@ re-fetched list, vanished (``soft_deletes.py`` marks it).
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,7 +44,8 @@ def event_fingerprint(
     moment = updated_at.astimezone(UTC) if isinstance(updated_at, datetime) else updated_at
     total = int(invitees_total) if invitees_total is not None else None
     active = int(invitees_active) if invitees_active is not None else None
-    return (moment, status, total, active)
+    # one copy of "active"/"canceled" for every loaded event, not one each
+    return (moment, sys.intern(status) if isinstance(status, str) else status, total, active)
 
 
 def fingerprint_of(event: Mapping[str, Any]) -> Fingerprint:
@@ -54,7 +56,7 @@ def fingerprint_of(event: Mapping[str, Any]) -> Fingerprint:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class KnownEvent:
     """A live event as loaded: where it sits in time, its fingerprint, when its invitees were read.
 
