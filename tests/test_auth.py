@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from calendly_elt.calendly.helpers.auth import OAuthAuth, TokenStore, fingerprint
+from calendly_elt.calendly.helpers.auth import MAX_LINEAGE, OAuthAuth, TokenStore, fingerprint
 from calendly_elt.calendly.helpers.client import CalendlyClient
 from calendly_elt.calendly.helpers.errors import (
     CalendlyAuthError,
@@ -282,6 +282,68 @@ def test_a_configured_token_unknown_to_the_store_is_a_fresh_authorization(
     now.advance(hours=3)
     make_client(server, fresh).get("/users/me")
     assert server.token_requests[-1]["refresh_token"] == "refresh-reauthorized"
+
+
+def test_the_configured_token_keeps_working_after_more_rotations_than_the_lineage_holds(
+    server: FakeCalendlyOAuth, store: TokenStore, now: FakeNow
+) -> None:
+    """Hourly runs with the first refresh token in the config, for longer than the lineage.
+
+    The 60-day soak found it: once the configured token fell out of the last
+    ``MAX_LINEAGE`` rotations it counted as a fresh authorization, was refused as
+    spent, and every later run failed.
+    """
+    for run in range(1, MAX_LINEAGE + 11):
+        now.advance(hours=3)  # every run refreshes
+        auth = make_auth(server, store, now, refresh=FIRST_REFRESH)  # config never changed
+        make_client(server, auth).get("/users/me")
+        expected = FIRST_REFRESH if run == 1 else f"refresh-{run - 1}"
+        assert server.token_requests[-1]["refresh_token"] == expected
+    saved = store.load()
+    assert saved is not None and saved["origin"] == fingerprint(FIRST_REFRESH)
+    assert (
+        len(saved["lineage"]) == MAX_LINEAGE and fingerprint(FIRST_REFRESH) not in saved["lineage"]
+    )
+    assert len(server.token_requests) == MAX_LINEAGE + 10  # no refused attempt on the way
+
+
+def test_a_store_from_before_origins_recovers_a_spent_configured_token(
+    server: FakeCalendlyOAuth, store: TokenStore, now: FakeNow, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_client(server, make_auth(server, store, now)).get("/users/me")
+    saved = store.load()
+    assert saved is not None
+    store.save({key: value for key, value in saved.items() if key != "origin"} | {"lineage": []})
+    now.advance(hours=3)
+    with caplog.at_level(logging.WARNING):
+        make_client(server, make_auth(server, store, now)).get("/users/me")
+    assert [form["refresh_token"] for form in server.token_requests] == [
+        FIRST_REFRESH, FIRST_REFRESH, "refresh-1"  # refused as spent, then the stored one
+    ]  # fmt: skip
+    assert "refused the configured refresh token as spent" in caplog.text
+    assert FIRST_REFRESH not in caplog.text and "refresh-1" not in caplog.text
+    repaired = store.load()
+    assert repaired is not None and repaired["refresh_token"] == "refresh-2"
+    assert repaired["origin"] == fingerprint(FIRST_REFRESH)  # the next run needs no detour
+    now.advance(hours=3)
+    make_client(server, make_auth(server, store, now)).get("/users/me")
+    assert server.token_requests[-1]["refresh_token"] == "refresh-2"
+
+
+def test_a_spent_configured_token_and_a_spent_store_are_still_an_auth_error(
+    server: FakeCalendlyOAuth, store: TokenStore, now: FakeNow
+) -> None:
+    make_client(server, make_auth(server, store, now)).get("/users/me")
+    saved = store.load()
+    assert saved is not None
+    store.save(saved | {"origin": "", "lineage": []})
+    server.valid_refresh.clear()  # the authorization was revoked
+    now.advance(hours=3)
+    with pytest.raises(CalendlyAuthError, match="400 invalid_grant"):
+        make_client(server, make_auth(server, store, now)).get("/users/me")
+    assert [form["refresh_token"] for form in server.token_requests[1:]] == [
+        FIRST_REFRESH, "refresh-1"
+    ]  # fmt: skip
 
 
 def test_the_store_alone_is_enough_when_no_refresh_token_is_configured(

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 import httpx
 
 from calendly_elt.calendly.helpers.errors import (
+    CalendlyAuthError,
     TokenStoreError,
     path_of,
 )
@@ -122,12 +123,15 @@ class OAuthAuth:
     """OAuth access tokens, refreshed ahead of expiry or after a 401, rotation-safe.
 
     The refresh token to start from is the configured one, unless the token
-    store holds a rotated descendant of it (its fingerprint is in the store's
-    ``lineage``): then the stored refresh token (and access token, if still
-    valid) is used. A configured token unknown to the store is a fresh
-    authorization and wins over the store. The store is checked writable before
-    anything is sent, and every refresh re-reads it under its file lock, so a
-    token another process rotated meanwhile is taken over, not refreshed again.
+    store holds a rotated descendant of it (its fingerprint is the store's
+    ``origin``, the token the rotations started from, or in its ``lineage``, the
+    last ``MAX_LINEAGE`` tokens rotated away): then the stored refresh token (and
+    access token, if still valid) is used. A configured token unknown to the
+    store is a fresh authorization and wins over the store; if Calendly refuses
+    it as spent (``invalid_grant``), the stored one is tried before giving up.
+    The store is checked writable before anything is sent, and every refresh
+    re-reads it under its file lock, so a token another process rotated
+    meanwhile is taken over, not refreshed again.
     A 5xx or lost connection at the token endpoint is retried ``max_retries``
     times; a 429 is waited out (its announced reset) for up to
     ``rate_limit_wait`` seconds and never spends those retries.
@@ -179,6 +183,8 @@ class OAuthAuth:
         self._access_token: str | None = None
         self._expires_at: datetime | None = None
         self._lineage: list[str] = []
+        self._origin: str | None = None  # fingerprint of the token the rotations started from
+        self._stored_fallback: dict[str, Any] | None = None  # the store, when config won over it
         self.refresh_count = 0
         self.token_request_count = 0
         self.source = source
@@ -192,11 +198,15 @@ class OAuthAuth:
         stored = self._store.load()
         stored_refresh = str(stored.get("refresh_token") or "") if stored else ""
         lineage = [str(item) for item in stored.get("lineage", [])] if stored else []
-        descends = configured == stored_refresh or fingerprint(configured) in lineage
+        origin = str(stored.get("origin") or "") if stored else ""
+        ancestors = {origin, *lineage} - {""}
+        descends = configured == stored_refresh or fingerprint(configured) in ancestors
         if stored_refresh and (descends or not configured):
             logger.info("using the rotated refresh token from %s", self._store.path)
             self.source = f"the OAuth token store {self._store.path}"
             self._lineage = lineage
+            # a store written before origins were kept: the configured token it descends from
+            self._origin = origin or (fingerprint(configured) if configured else None)
             self._adopt_stored_access_token(stored or {})
             return stored_refresh
         if not configured:
@@ -206,6 +216,8 @@ class OAuthAuth:
             )
         if stored_refresh:
             logger.info("the configured refresh token is newer than the token store's; using it")
+            self._stored_fallback = stored
+        self._origin = fingerprint(configured)
         return configured
 
     def _adopt_stored_access_token(self, stored: dict[str, Any]) -> None:
@@ -284,22 +296,25 @@ class OAuthAuth:
             "another process refreshed the OAuth token; using the one in %s", self._store.path
         )
         self._refresh_token, self._lineage = stored_refresh, lineage
+        self._origin = str(stored.get("origin") or "") or self._origin
         self._adopt_stored_access_token(stored)
         return self._access_token is not None and not self._expiring() and self._header() != stale
 
     def _rotate(self) -> None:
         """Exchange the refresh token; save the rotated one BEFORE using the new access token."""
+        payload = self._request_with_fallback()
         old_refresh = self._refresh_token
-        payload = self._request_tokens(old_refresh)
         new_refresh = str(payload.get("refresh_token") or old_refresh)
         access = str(payload["access_token"])
         expires_at = self._now() + lifetime(payload)
         lineage = [*self._lineage, fingerprint(old_refresh)][-MAX_LINEAGE:]
+        origin = self._origin or fingerprint(old_refresh)
         tokens = {
             "refresh_token": new_refresh,
             "access_token": access,
             "expires_at": expires_at.isoformat(),
             "obtained_at": self._now().isoformat(),
+            "origin": origin,
             "lineage": lineage,
         }
         try:
@@ -310,10 +325,34 @@ class OAuthAuth:
                 f"{error} - Calendly rotated the refresh token but it could not be saved; "
                 "fix the token store path, then re-authorize the OAuth app"
             ) from error
-        self._refresh_token, self._lineage = new_refresh, lineage
+        self._refresh_token, self._lineage, self._origin = new_refresh, lineage, origin
         self._access_token, self._expires_at = access, expires_at
         self.refresh_count += 1
         logger.info("OAuth access token refreshed; valid until %s", expires_at.isoformat())
+
+    def _request_with_fallback(self) -> dict[str, Any]:
+        """Refresh with our token; if Calendly calls a configured one spent, try the store's.
+
+        The store may hold the descendant of a configured token it no longer
+        recognises (a store from before ``origin`` was kept, its lineage trimmed).
+        The configured token is then recorded as the store's origin.
+        """
+        try:
+            return self._request_tokens(self._refresh_token)
+        except CalendlyAuthError as error:
+            stored, self._stored_fallback = self._stored_fallback, None
+            stored_refresh = str((stored or {}).get("refresh_token") or "")
+            if error.title != "invalid_grant" or not stored_refresh:
+                raise
+            logger.warning(
+                "Calendly refused the configured refresh token as spent; trying the one in %s",
+                self._store.path,
+            )
+            payload = self._request_tokens(stored_refresh)
+        self.source = f"the OAuth token store {self._store.path}"
+        self._refresh_token = stored_refresh
+        self._lineage = [str(item) for item in (stored or {}).get("lineage", [])]
+        return payload
 
     def _request_tokens(self, refresh_token: str) -> dict[str, Any]:
         """POST the refresh; 5xx and lost connections are retried ``max_retries`` times.
