@@ -29,6 +29,7 @@ from typing import Any
 import dlt
 from dlt.destinations.exceptions import DatabaseException, DatabaseUndefinedRelation
 
+from calendly_elt.duckdb_memory import RAISE_THE_LIMIT, is_out_of_memory, lift_default_limit
 from calendly_elt.errors import database_in_use
 from calendly_elt.models.build_log import ModelBuild, log_build
 from calendly_elt.models.catalog import Catalog, Model, load_catalog
@@ -170,10 +171,7 @@ def build_models(
     logger.info("building %d models for as_of %s", len(catalog.models), as_of.isoformat())
     with warehouse_client(pipeline) as client:
         _check_sources_loaded(client, catalog)
-        if supports_transactional_ddl(client):
-            result.models = _build_in_transaction(client, catalog, result.analytics_schema, as_of)
-        else:
-            result.models = _build_and_swap(client, catalog, result.analytics_schema, as_of)
+        result.models = _build_all(client, catalog, result.analytics_schema, as_of)
         result.seconds = time.perf_counter() - started
         built = ModelBuild(datetime.now(UTC), as_of, "embedded", len(result.models), result.seconds)
         log_build(client, built)  # the as_of the report and `status` state
@@ -313,6 +311,23 @@ def _check_sources_loaded(client: Any, catalog: Catalog) -> None:
             f"raw table(s) {', '.join(missing)} not found in dataset {client.dataset_name}: "
             "run `calendly-elt run` first"
         )
+
+
+def _build_all(client: Any, catalog: Catalog, schema: str, as_of: datetime) -> list[BuiltModel]:
+    """Build every model; once more without our DuckDB memory limit if it was too small."""
+    build = _build_in_transaction if supports_transactional_ddl(client) else _build_and_swap
+    try:
+        return build(client, catalog, schema, as_of)
+    except ModelBuildError as error:
+        if not is_out_of_memory(error) or not _is_duckdb(client):
+            raise
+        if not lift_default_limit(client):
+            raise ModelBuildError(f"{error}; {RAISE_THE_LIMIT}") from error
+        return build(client, catalog, schema, as_of)
+
+
+def _is_duckdb(client: Any) -> bool:
+    return "duckdb" in type(client).__name__.lower()
 
 
 def _build_in_transaction(

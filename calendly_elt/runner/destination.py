@@ -26,6 +26,7 @@ from dlt.common.destination.exceptions import UnknownDestinationModule
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from calendly_elt.calendly.settings import DEFAULT_DUCKDB_FILE, PIPELINE_NAME, RAW_DATASET
+from calendly_elt.duckdb_memory import duckdb_global_config
 from calendly_elt.errors import ConfigError, one_line
 
 logger = logging.getLogger(__name__)
@@ -33,10 +34,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_DUCKDB_PATH = Path(DEFAULT_DUCKDB_FILE)
 DELETE_COMPLETED_JOBS = "load.delete_completed_jobs"
 DISABLE_COMPRESSION = "data_writer.disable_compression"
-DUCKDB_GLOBAL_CONFIG = "destination.duckdb.credentials.global_config"
-# DuckDB's own default is 80% of the machine's memory, and it keeps what it reads and writes
-# cached up to that: a large organization's run peaked at 990 MB, twice a medium one's
-DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
 _STATE_DIR_PREFIX, _STATE_DIR_SUFFIX = ".", ".dlt"
 
 
@@ -151,24 +148,11 @@ def _duckdb_target(database: Path, read_only: bool) -> tuple[Any, Path]:
         ) from None
     _refuse_what_is_not_duckdb(database)
     credentials = DuckDbCredentials(
-        str(database), read_only=read_only, global_config=_duckdb_global_config()
+        str(database), read_only=read_only, global_config=duckdb_global_config()
     )
     target = dlt.destinations.duckdb(credentials)
     _remember_default_capabilities(target)
     return target, duckdb_state_dir(database)
-
-
-def _duckdb_global_config() -> dict[str, Any] | None:
-    """DuckDB settings for our connections: a memory limit, unless the user configured any.
-
-    DuckDB caches the file's blocks and spills to ``<file>.tmp`` beyond the
-    limit, so the run's memory no longer grows with the organization. A user's
-    ``[destination.duckdb.credentials.global_config]`` (for example
-    ``memory_limit = "2GB"``) replaces ours whole: it is left for dlt to resolve.
-    """
-    if dlt.config.get(DUCKDB_GLOBAL_CONFIG) is not None:
-        return None
-    return {"memory_limit": DEFAULT_DUCKDB_MEMORY_LIMIT}
 
 
 def _remember_default_capabilities(destination: Any) -> None:
