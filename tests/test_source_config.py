@@ -51,7 +51,7 @@ def test_calendly_environment_names_are_read(monkeypatch: pytest.MonkeyPatch) ->
     assert settings.base_url == "http://127.0.0.1:8765"
     assert settings.auth_method == "personal_access_token"
     assert settings.lookback_days == 30 and settings.horizon_days == 365
-    assert settings.window_days == 30 and settings.max_concurrency == 8
+    assert settings.window_days == 30 and settings.max_concurrency == 16
     assert settings.requests_per_minute is None  # follow what Calendly announces
     assert "pat-123" not in repr(settings)
 

@@ -36,7 +36,7 @@ DEFAULT_HORIZON_DAYS = 365
 DEFAULT_SWEEP_EVERY_DAYS = 7
 DEFAULT_WINDOW_DAYS = 30
 DEFAULT_BACKFILL_YEARS = 2
-DEFAULT_MAX_CONCURRENCY = 8
+DEFAULT_MAX_CONCURRENCY = 16  # 8 held a 6,000/min plan to 80 requests/s at 50 ms latency
 DEFAULT_REQUESTS_PER_MINUTE = 500  # where the limiter starts until Calendly announces its limit
 PAGE_SIZE = 100
 # A load package (the durable checkpoint of completed windows) is committed after
