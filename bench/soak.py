@@ -40,7 +40,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -173,6 +173,13 @@ class SoakConfig:
         return plain[0] if plain else max(1, self.days // 2)
 
 
+def _plain(value: Any) -> Any:
+    """A report field as JSON takes it: counters become dicts with string keys."""
+    if isinstance(value, Counter):
+        return {str(key): count for key, count in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    return value
+
+
 @dataclass
 class SoakReport:
     """What the soak did and what it found."""
@@ -200,8 +207,8 @@ class SoakReport:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready figures."""
-        document = asdict(self)
-        document["webhook_deliveries"] = {str(k): v for k, v in self.webhook_deliveries.items()}
+        # not asdict(): it rebuilds a Counter from (key, count) pairs, counting the pairs
+        document = {item.name: _plain(getattr(self, item.name)) for item in fields(self)}
         document["rows_diverged_total"] = self.diverged
         return document
 

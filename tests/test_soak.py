@@ -25,7 +25,7 @@ if str(ROOT) not in sys.path:
 
 from dataclasses import replace  # noqa: E402
 
-from bench.soak import Soak, SoakConfig  # noqa: E402
+from bench.soak import Soak, SoakConfig, SoakReport  # noqa: E402
 
 DAYS = 18
 
@@ -56,3 +56,24 @@ def test_weeks_of_activity_under_faults_and_kills_end_equal_to_the_simulator(
     for table in ("scheduled_events", "invitees", "mart:fct_bookings", "mart:metrics_weekly"):
         assert report.rows_compared[table] > 0, table
     assert report.diverged == 0, (dict(report.rows_diverged), report.examples)
+
+
+def test_the_report_writes_every_count_as_json() -> None:
+    """The first 60-day soak finished with 0 diverged and then failed to write its JSON:
+    ``asdict`` rebuilt each Counter from its (key, count) pairs."""
+    import json
+    from collections import Counter
+
+    report = SoakReport(
+        mutations=Counter({"book": 8946, "mark": 591}),
+        webhook_deliveries=Counter({200: 3575}),
+        rows_compared=Counter({"invitees": 34324, "mart:fct_bookings": 29830}),
+        rows_diverged=Counter({"invitees:no_show": 2}),
+        quarantined_runs=[30],
+    )
+    document = json.loads(json.dumps(report.as_dict()))
+    assert document["mutations"] == {"book": 8946, "mark": 591}
+    assert document["webhook_deliveries"] == {"200": 3575}
+    assert document["rows_compared"] == {"invitees": 34324, "mart:fct_bookings": 29830}
+    assert document["rows_diverged"] == {"invitees:no_show": 2}
+    assert document["rows_diverged_total"] == 2 and document["quarantined_runs"] == [30]
