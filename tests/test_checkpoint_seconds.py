@@ -58,9 +58,12 @@ def test_a_slow_run_interrupted_after_minutes_keeps_the_windows_checkpointed_by_
     assert minutes > 4  # the free plan's pace: several minutes of work were lost before
     loaded = query(small_harness.pipeline(), "select count(*) from calendly.scheduled_events")
     assert loaded[0][0] > 0
-    # what was lost is at most the last minute's windows (plus the one being read)
-    in_last_minute = sum(1 for moment in times if moment > times[-1] - 60)
-    assert KILL_AFTER_WINDOWS - in_last_minute - 1 <= kept < KILL_AFTER_WINDOWS
+    # what was lost is at most a minute of windows after the last checkpoint, plus the one
+    # being read when the process died (with 16 calls in flight a window can wait long for
+    # its invitees, so "the last minute before the kill" is not the bound)
+    assert 1 <= kept < KILL_AFTER_WINDOWS
+    checkpointed_at = times[kept - 1]
+    assert all(moment - checkpointed_at < 60 for moment in times[kept:-1]), (kept, times)
 
     # the resumed run does not re-read what was kept: one events request per window left
     small_harness.sim.stats.reset()
