@@ -55,7 +55,9 @@ def test_a_slow_run_interrupted_after_minutes_keeps_the_windows_checkpointed_by_
     kept, times = _interrupted_run(small_harness, checkpoint_events=500, checkpoint_seconds=60)
 
     minutes = (times[-1] - 1000.0) / 60
-    assert minutes > 4  # the free plan's pace: several minutes of work were lost before
+    # the free plan's pace: several minutes of work, all lost before (one CI run measured
+    # exactly 4.0: how far the calls in flight run ahead of the windows varies)
+    assert minutes >= 3
     loaded = query(small_harness.pipeline(), "select count(*) from calendly.scheduled_events")
     assert loaded[0][0] > 0
     # what was lost is at most a minute of windows after the last checkpoint, plus the one
