@@ -21,14 +21,14 @@ Why this module is longer than most: :class:`OAuthAuth` is one state machine
 rotated) whose steps share one lock and one invariant - the rotated refresh
 token is stored before anything uses it. Split across modules, that
 invariant would have no single place to be read and checked. The file
-itself is kept by ``token_store.py``.
+itself is kept by ``token_store.py``; the HTTP request to the token endpoint,
+with its retries and 429 waits, is ``token_endpoint.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -39,26 +39,17 @@ import httpx
 from calendly_elt.calendly.helpers.errors import (
     CalendlyAuthError,
     TokenStoreError,
-    path_of,
 )
 from calendly_elt.calendly.helpers.rate_limit import (
     DEFAULT_RATE_LIMIT_WAIT_SECONDS,
-    jittered_backoff,
-    wait_unless_cancelled,
 )
 from calendly_elt.calendly.helpers.redaction import secret_problem
+from calendly_elt.calendly.helpers.token_endpoint import TokenEndpoint
 from calendly_elt.calendly.helpers.token_responses import (
     lifetime,
-    oauth_error,
-    reset_seconds,
-    token_endpoint_unreachable,
-    token_payload,
 )
 from calendly_elt.calendly.helpers.token_store import TokenStore
 from calendly_elt.errors import ConfigError
-
-if sys.platform != "win32":
-    pass
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +129,6 @@ class OAuthAuth:
 
     Attributes:
         refresh_count: Successful refreshes so far.
-        token_request_count: HTTP requests sent to the token endpoint (incl. retries).
         source: Where the refresh token in use came from (the token store, or
             the configured source given), never the token.
     """
@@ -167,18 +157,21 @@ class OAuthAuth:
                 "OAuth needs CALENDLY_CLIENT_ID and CALENDLY_CLIENT_SECRET "
                 "(or sources.calendly.client_id / client_secret in .dlt/secrets.toml)"
             )
-        self._client_id = client_id
-        self._client_secret = client_secret
-        self._token_url = auth_base_url.rstrip("/") + "/oauth/token"
+        self._endpoint = TokenEndpoint(
+            auth_base_url=auth_base_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            transport=transport,
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            rate_limit_wait=rate_limit_wait,
+            sleep=sleep,
+            timeout=timeout,
+            cancel=cancel,
+        )
         self._store = token_store
         self._now = now
         self._margin = refresh_margin
-        self._max_retries = max_retries
-        self._backoff_base = backoff_base
-        self._rate_limit_wait = rate_limit_wait
-        self._sleep = sleep
-        self._cancel = cancel if cancel is not None else threading.Event()
-        self._http = httpx.Client(transport=transport, timeout=timeout)
         self._lock = threading.RLock()
         self._access_token: str | None = None
         self._expires_at: datetime | None = None
@@ -186,13 +179,17 @@ class OAuthAuth:
         self._origin: str | None = None  # fingerprint of the token the rotations started from
         self._stored_fallback: dict[str, Any] | None = None  # the store, when config won over it
         self.refresh_count = 0
-        self.token_request_count = 0
         self.source = source
         self._store.check_writable()
         self._refresh_token = self._initial_refresh_token(refresh_token or "")
 
     def __repr__(self) -> str:
-        return f"OAuthAuth(token_url={self._token_url!r}, token_store={self._store!r})"
+        return f"OAuthAuth(token_url={self._endpoint.url!r}, token_store={self._store!r})"
+
+    @property
+    def token_request_count(self) -> int:
+        """HTTP requests sent to the token endpoint (retries included)."""
+        return self._endpoint.request_count
 
     def _initial_refresh_token(self, configured: str) -> str:
         stored = self._store.load()
@@ -259,11 +256,11 @@ class OAuthAuth:
 
     def cancel(self) -> None:
         """Cut a retry wait short: a refresh waiting to retry raises ``RequestCancelled``."""
-        self._cancel.set()
+        self._endpoint.cancelled.set()
 
     def close(self) -> None:
         """Close the token endpoint's HTTP connections."""
-        self._http.close()
+        self._endpoint.close()
 
     def _expiring(self) -> bool:
         return self._expires_at is None or self._now() >= self._expires_at - self._margin
@@ -338,7 +335,7 @@ class OAuthAuth:
         The configured token is then recorded as the store's origin.
         """
         try:
-            return self._request_tokens(self._refresh_token)
+            return self._endpoint.refresh(self._refresh_token)
         except CalendlyAuthError as error:
             stored, self._stored_fallback = self._stored_fallback, None
             stored_refresh = str((stored or {}).get("refresh_token") or "")
@@ -348,73 +345,8 @@ class OAuthAuth:
                 "Calendly refused the configured refresh token as spent; trying the one in %s",
                 self._store.path,
             )
-            payload = self._request_tokens(stored_refresh)
+            payload = self._endpoint.refresh(stored_refresh)
         self.source = f"the OAuth token store {self._store.path}"
         self._refresh_token = stored_refresh
         self._lineage = [str(item) for item in (stored or {}).get("lineage", [])]
         return payload
-
-    def _request_tokens(self, refresh_token: str) -> dict[str, Any]:
-        """POST the refresh; 5xx and lost connections are retried ``max_retries`` times.
-
-        A 429 is not a failure to count: it is waited out for the reset it announces
-        (as API requests do), on its own time budget (``rate_limit_wait`` seconds),
-        so a burst of 429s cannot spend the retries meant for 5xx.
-        """
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-            "client_id": self._client_id,
-            "client_secret": self._client_secret,
-        }
-        failures, rate_limited = 0, 0.0
-        while True:
-            last = failures == self._max_retries
-            try:
-                self.token_request_count += 1
-                response = self._http.post(self._token_url, data=form)
-            except httpx.TransportError as error:
-                if last:
-                    raise token_endpoint_unreachable(self._token_url, error) from None
-                self._pause(failures, None, f"{type(error).__name__}")
-                failures += 1
-                continue
-            if response.status_code == 429:
-                rate_limited = self._wait_out_429(response, rate_limited)
-                continue
-            if response.status_code >= 500:
-                if last:
-                    raise oauth_error(response)
-                self._pause(failures, response, str(response.status_code))
-                failures += 1
-                continue
-            if response.status_code != 200:
-                raise oauth_error(response)
-            return token_payload(response)
-
-    def _wait_out_429(self, response: httpx.Response, waited: float) -> float:
-        """Wait for the announced reset (at least 1 s); fail once the time budget is spent."""
-        delay = min(max(reset_seconds(response), 1.0), 60.0)
-        if waited + delay > self._rate_limit_wait:
-            raise oauth_error(response)
-        logger.info(
-            "token request to %s rate limited (429); waiting %.1f s",
-            path_of(self._token_url),
-            delay,
-        )
-        wait_unless_cancelled(delay, self._cancel, self._sleep)
-        return waited + delay
-
-    def _pause(self, attempt: int, response: httpx.Response | None, reason: str) -> None:
-        delay = jittered_backoff(attempt + 1, self._backoff_base)
-        if response is not None and response.status_code == 429:
-            delay = max(delay, min(reset_seconds(response), 60.0))
-        logger.warning(
-            "token request to %s failed (%s); retry %d/%d in %.1f s",
-            path_of(self._token_url),
-            reason,
-            attempt + 1,
-            self._max_retries,
-            delay,
-        )
-        wait_unless_cancelled(delay, self._cancel, self._sleep)
