@@ -25,10 +25,7 @@ logger = logging.getLogger(__name__)
 GLOBAL_CONFIG_KEY = "destination.duckdb.credentials.global_config"
 DEFAULT_MEMORY_LIMIT = "256MB"
 OUT_OF_MEMORY = "Out of Memory Error"
-RAISE_THE_LIMIT = (
-    "DuckDB ran out of its configured memory: raise memory_limit in "
-    "[destination.duckdb.credentials.global_config]"
-)
+RAISE_THE_LIMIT = f"DuckDB ran out of memory: raise memory_limit in [{GLOBAL_CONFIG_KEY}]"
 
 
 def limit_is_configured() -> bool:
@@ -60,8 +57,8 @@ def lift_default_limit(client: Any) -> bool:
     client.execute_sql("reset memory_limit")
     logger.warning(
         "the model build needed more than DuckDB's %s limit; rebuilding with DuckDB's "
-        "default (80%% of memory) for this connection: set memory_limit in "
-        "[destination.duckdb.credentials.global_config] to choose",
+        "default (80%% of memory) for this connection: set memory_limit in [%s] to choose",
         DEFAULT_MEMORY_LIMIT,
+        GLOBAL_CONFIG_KEY,
     )
     return True

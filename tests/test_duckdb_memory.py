@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 from model_fixtures import load_store
+from source_harness import make_harness
 
 from calendly_elt import duckdb_memory
 from calendly_elt.duckdb_memory import DEFAULT_MEMORY_LIMIT
 from calendly_elt.models.errors import ModelBuildError
 from calendly_elt.models.runner import build_models
-from calendly_elt.runner import make_pipeline
+from calendly_elt.runner import ExtractionError, make_pipeline
 from calendly_elt.simulator import generate_organization
 
 
@@ -107,3 +108,18 @@ def test_a_configured_limit_too_small_fails_the_build_naming_the_key(
     message = str(caught.value)
     assert "previous marts left unchanged: Out of Memory Error" in message
     assert message.endswith("raise memory_limit in [destination.duckdb.credentials.global_config]")
+
+
+def test_a_load_out_of_memory_fails_the_run_with_the_key_to_raise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG", '{"memory_limit": "1MB"}')
+    harness = make_harness(tmp_path, "tiny")
+    with pytest.raises(ExtractionError) as caught:
+        harness.run(harness.pipeline())
+    message = str(caught.value)
+    assert message.startswith("loading into duckdb ") and "Out of Memory Error" in message
+    assert message.endswith(
+        "; DuckDB ran out of memory: raise memory_limit in "
+        "[destination.duckdb.credentials.global_config]"
+    )

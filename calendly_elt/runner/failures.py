@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from calendly_elt.duckdb_memory import RAISE_THE_LIMIT, is_out_of_memory
 from calendly_elt.errors import (
     CalendlyEltError,
     database_in_use,
@@ -52,4 +53,5 @@ def clear_errors(doing: str) -> Iterator[None]:
         )
         if inner is not None:
             raise inner from error
-        raise ExtractionError(f"{doing} failed: {one_line(error)}") from error
+        advice = f"; {RAISE_THE_LIMIT}" if is_out_of_memory(error) else ""
+        raise ExtractionError(f"{doing} failed: {one_line(error)}{advice}") from error
