@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -31,6 +32,7 @@ from source_harness import (
 
 from calendly_elt.calendly import WindowProgress
 from calendly_elt.runner import ExtractionError, PipelineLockedError, lock_path, pipeline_lock
+from calendly_elt.simulator.activity import simulate_day
 from calendly_elt.simulator.faults import Fault, FaultConfig
 
 KILL_AFTER_WINDOWS = 12
@@ -130,6 +132,45 @@ def test_killed_process_resumes_from_its_last_checkpoint(tmp_path: Path) -> None
     for table in ("scheduled_events", "invitees"):
         _no_duplicates(pipeline, table)
     assert_matches_store(pipeline, harness.store, ("scheduled_events", "invitees"))
+
+
+def test_a_run_killed_between_normalize_commit_and_cleanup_does_not_wedge_the_next(
+    tiny_harness: SourceHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL after dlt renamed a package to normalized/ but before it deleted extracted/.
+
+    The same load id then sits in both folders; re-normalizing it failed with
+    ``Directory not empty`` on every later run (seen in the soak under CI).
+    """
+    pipeline = tiny_harness.pipeline()
+    tiny_harness.run(pipeline)  # the warehouse has state: the next run does not start afresh
+    simulate_day(tiny_harness.store, seed=3)
+    extracted = Path(pipeline._get_normalize_storage().extracted_packages.storage.storage_path)
+    real_normalize = pipeline.normalize
+    left: list[str] = []
+
+    def normalize_then_die(*args: object, **kwargs: object) -> object:
+        kept = extracted.parent / "kept"
+        shutil.copytree(extracted, kept)
+        real_normalize(*args, **kwargs)  # commits: extracted/<id> -> normalized/<id>
+        shutil.rmtree(extracted)
+        kept.rename(extracted)  # ... but the cleanup never ran
+        left.extend(pipeline.list_extracted_load_packages())
+        raise KilledError("killed after the commit's rename")
+
+    monkeypatch.setattr(pipeline, "normalize", normalize_then_die)
+    with pytest.raises(ExtractionError, match="killed after the commit"):
+        tiny_harness.run(pipeline)
+    monkeypatch.undo()
+    assert left and set(left) <= set(pipeline.list_normalized_load_packages())
+
+    summary = tiny_harness.run(pipeline)
+
+    assert summary.packages >= 2  # the half-committed package, then this run's own
+    assert not pipeline.has_pending_data
+    for table in ("scheduled_events", "invitees"):
+        _no_duplicates(pipeline, table)
+    assert_matches_store(pipeline, tiny_harness.store)
 
 
 def test_expired_page_token_restarts_the_window(tmp_path: Path) -> None:

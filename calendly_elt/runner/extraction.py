@@ -46,6 +46,7 @@ from calendly_elt.calendly.helpers.reach import Reach
 from calendly_elt.calendly.run_options import wall_clock
 from calendly_elt.runner.destination import describe_destination, duckdb_kept_open
 from calendly_elt.runner.failures import clear_errors
+from calendly_elt.runner.interrupted_packages import finish_interrupted_commits
 from calendly_elt.runner.status import quarantined_since, row_counts
 from calendly_elt.runner.warehouse_lock import confirm_warehouse_lock, warehouse_lock
 from calendly_elt.webhooks.landing import landing_files
@@ -243,6 +244,7 @@ def finish_pending(pipeline: dlt.Pipeline) -> int:
     with clear_errors(f"reading state from {describe_destination(pipeline)}"):
         pipeline.sync_destination()
     loaded = 0
+    finish_interrupted_commits(pipeline)
     if pipeline.has_pending_data:
         logger.warning("loading the packages a previous run left behind")
         loaded = _normalize_and_load(pipeline)
