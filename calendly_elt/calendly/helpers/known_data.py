@@ -16,18 +16,31 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import dlt
 
-from calendly_elt.calendly.helpers.loaded import as_utc, query_loaded
+from calendly_elt.calendly.helpers.compact_keys import EventKey, UriKeys, invitee_id, invitee_uris
+from calendly_elt.calendly.helpers.known_records import (
+    Fingerprint,
+    KnownEvent,
+    KnownRecords,
+    StartIndex,
+)
+from calendly_elt.calendly.helpers.loaded import as_utc, iter_loaded
 from calendly_elt.calendly.helpers.windows import Window
 
 logger = logging.getLogger(__name__)
 
-Fingerprint = tuple[Any, ...]
+__all__ = [
+    "READ_AT",
+    "KnownData",
+    "KnownEvent",
+    "event_fingerprint",
+    "fingerprint_of",
+    "read_known_data",
+]
 
 _EVENTS_SQL = (
     "select uri, start_time, end_time, updated_at, status, invitees_counter__total,"
@@ -56,53 +69,95 @@ def fingerprint_of(event: Mapping[str, Any]) -> Fingerprint:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class KnownEvent:
-    """A live event as loaded: where it sits in time, its fingerprint, when its invitees were read.
+class KnownData:
+    """Live events and invitees already in the destination, held compactly.
 
-    ``invitees_read_at`` is None for an event loaded before the column existed.
+    Memory must not grow much with the organization: an event is a 17-byte
+    key and a 44-byte packed record (``known_records.py``), an invitee 16
+    bytes under its event (``compact_keys.py``), about a fifth of the Python
+    objects they were. Values of unusual shapes are kept as they are.
     """
 
-    start_time: datetime
-    end_time: datetime | None
-    fingerprint: Fingerprint
-    invitees_read_at: datetime | None = None
+    __slots__ = ("_by_start", "_invitee_ids", "_keys", "_loose", "_loose_invitees", "_records")
 
+    def __init__(
+        self,
+        events: Mapping[str, KnownEvent] | None = None,
+        invitees_by_event: Mapping[str, Iterable[str]] | None = None,
+    ) -> None:
+        self._keys = UriKeys()
+        self._records = KnownRecords()
+        self._loose: dict[EventKey, KnownEvent] = {}
+        self._invitee_ids: dict[EventKey, bytes] = {}
+        self._loose_invitees: dict[EventKey, set[str]] = {}
+        self._by_start: StartIndex | None = None
+        for uri, known in (events or {}).items():
+            self.add_event(uri, known)
+        for event_uri, uris in (invitees_by_event or {}).items():
+            for uri in uris:
+                self.add_invitee(event_uri, uri)
 
-@dataclass
-class KnownData:
-    """Live events and invitees already in the destination."""
+    def add_event(self, uri: str, known: KnownEvent) -> None:
+        """Record a live loaded event."""
+        key = self._keys.key_of(uri)
+        if not self._records.put(key, known):
+            self._loose[key] = known
+        self._by_start = None
 
-    events: dict[str, KnownEvent] = field(default_factory=dict)
-    invitees_by_event: dict[str, set[str]] = field(default_factory=dict)
+    def add_invitee(self, event_uri: str, uri: str) -> None:
+        """Record a live loaded invitee of ``event_uri``."""
+        key = self._keys.key_of(event_uri)
+        ident = invitee_id(event_uri, uri)
+        if ident is None:
+            self._loose_invitees.setdefault(key, set()).add(uri)
+        else:
+            self._invitee_ids[key] = self._invitee_ids.get(key, b"") + ident
+
+    @property
+    def event_count(self) -> int:
+        """How many live events are known."""
+        return len(self._records) + len(self._loose)
+
+    @property
+    def events_with_invitees(self) -> int:
+        """How many events have live invitees known."""
+        return len(self._invitee_ids.keys() | self._loose_invitees.keys())
+
+    def event(self, uri: str) -> KnownEvent | None:
+        """The loaded event, or None when it is not (or no longer) live."""
+        key = self._keys.key_of(uri, add=False)
+        return self._records.get(key) or self._loose.get(key)
 
     def invitees_read_at(self, event_uri: str) -> datetime | None:
         """When the loaded event's invitees were last read (None: new, or not recorded)."""
-        known = self.events.get(event_uri)
+        known = self.event(event_uri)
         return known.invitees_read_at if known else None
 
     def changed(self, event: Mapping[str, Any]) -> bool:
         """Whether an event is new or its fingerprint differs from the loaded one."""
-        known = self.events.get(event["uri"])
+        known = self.event(event["uri"])
         return known is None or known.fingerprint != fingerprint_of(event)
 
     def vanished_events(self, window: Window, listed: set[str]) -> list[str]:
         """Known live events starting in ``window`` that its full listing lacks."""
-        return sorted(
-            uri
-            for uri, known in self.events.items()
-            # a row loaded without a start (before quarantine existed) sits in no window
-            if known.start_time is not None and window.contains(known.start_time)
-            and uri not in listed
-        )  # fmt: skip
+        if self._by_start is None:
+            self._by_start = StartIndex(self._records, self._loose)
+        # a row loaded without a start (before quarantine existed) sits in no window
+        in_window = (self._keys.uri_of(key) for key in self._by_start.between(window))
+        return sorted(uri for uri in in_window if uri not in listed)
 
     def invitees_of(self, event_uris: Iterable[str]) -> list[str]:
         """Known live invitees of the given events."""
-        return sorted(uri for event in event_uris for uri in self.invitees_by_event.get(event, ()))
+        return sorted(uri for event in event_uris for uri in self._invitees(event))
 
     def vanished_invitees(self, event_uri: str, listed: set[str]) -> list[str]:
         """Known live invitees of an event that its re-fetched invitee list lacks."""
-        return sorted(self.invitees_by_event.get(event_uri, set()) - listed)
+        return sorted(set(self._invitees(event_uri)) - listed)
+
+    def _invitees(self, event_uri: str) -> list[str]:
+        key = self._keys.key_of(event_uri, add=False)
+        ids = self._invitee_ids.get(key, b"")
+        return [*invitee_uris(event_uri, ids), *self._loose_invitees.get(key, ())]
 
 
 def _events_sql(pipeline: dlt.Pipeline) -> str:
@@ -124,13 +179,14 @@ def read_known_data(pipeline: dlt.Pipeline) -> KnownData:
         What is loaded; empty when nothing is (first run, or no destination).
     """
     known = KnownData()
-    for row in query_loaded(pipeline, "scheduled_events", _events_sql(pipeline)):
+    # streamed in batches: the whole result as Python tuples was the run's largest allocation
+    for row in iter_loaded(pipeline, "scheduled_events", _events_sql(pipeline)):
         uri, start, end, updated, status, total, active, read_at = row
         fingerprint = event_fingerprint(as_utc(updated), status, total, active)
-        known.events[uri] = KnownEvent(as_utc(start), as_utc(end), fingerprint, as_utc(read_at))
-    for uri, event in query_loaded(pipeline, "invitees", _INVITEES_SQL):
-        known.invitees_by_event.setdefault(event, set()).add(uri)
+        known.add_event(uri, KnownEvent(as_utc(start), as_utc(end), fingerprint, as_utc(read_at)))
+    for uri, event in iter_loaded(pipeline, "invitees", _INVITEES_SQL):
+        known.add_invitee(event, uri)
     logger.info(
-        "known: %d live events, %d with invitees", len(known.events), len(known.invitees_by_event)
+        "known: %d live events, %d with invitees", known.event_count, known.events_with_invitees
     )
     return known

@@ -7,6 +7,7 @@ events. A table declared in the schema but not loaded yet reads as empty.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,3 +53,19 @@ def as_utc(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return value
+
+
+def iter_loaded(
+    pipeline: dlt.Pipeline, table: str, sql: str, batch_size: int = 10_000
+) -> Iterator[tuple[Any, ...]]:
+    """Like :func:`query_loaded`, streamed ``batch_size`` rows at a time (consume it whole)."""
+    if not has_loaded_table(pipeline, table):
+        return
+    try:
+        with pipeline.sql_client() as client:
+            qualified = client.make_qualified_table_name(table)
+            with client.execute_query(sql.format(table=qualified)) as cursor:
+                while rows := cursor.fetchmany(batch_size):
+                    yield from rows
+    except DatabaseUndefinedRelation:  # declared in the schema, not loaded yet
+        return
