@@ -383,8 +383,13 @@ def test_eight_threads_hitting_401_at_once_cause_exactly_one_refresh(
 
 
 def test_reusing_an_old_refresh_token_is_a_clear_auth_error(
-    server: FakeCalendlyOAuth, store: TokenStore, now: FakeNow, tmp_path: Path
+    server: FakeCalendlyOAuth,
+    store: TokenStore,
+    now: FakeNow,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     make_client(server, make_auth(server, store, now)).get("/users/me")
     # another machine, without the token store, still configured with the used token
     elsewhere = TokenStore(tmp_path / "elsewhere.json")
@@ -397,6 +402,9 @@ def test_reusing_an_old_refresh_token_is_a_clear_auth_error(
     assert "already used" in text
     assert FIRST_REFRESH not in text and CLIENT_SECRET not in text
     assert elsewhere.load() is None
+    assert caplog.records  # the refused refresh, logged at debug, shows no secret either
+    for secret in (FIRST_REFRESH, "refresh-1", "access-1", CLIENT_SECRET):
+        assert secret not in caplog.text
 
 
 def test_bad_client_credentials_give_client_advice(

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from source_harness import SourceHarness
+from test_models_ground_truth import assert_marts_equal_ground_truth
 
 from calendly_elt.calendly.helpers.known_data import KnownData, KnownEvent
 from calendly_elt.calendly.helpers.quarantine import contract_violation
@@ -119,12 +120,12 @@ def test_a_malformed_start_time_is_quarantined_and_the_next_run_succeeds(
     assert len(_quarantine_rows(pipeline)) == 1  # seen again: still one row
 
     build_models(pipeline, as_of=store.clock.now())
-    truth = compute_ground_truth(
-        _without(generate_organization(seed=3, size="tiny"), event), as_of=store.clock.now()
-    )
+    rest = _without(generate_organization(seed=3, size="tiny"), event)
+    truth = compute_ground_truth(rest, as_of=store.clock.now())
     assert sorted(_bookings(pipeline)) == sorted(
         (row["booking_id"], row["outcome"]) for row in truth.bookings
     )
+    assert_marts_equal_ground_truth(pipeline, truth, rest)  # every mart, every column
 
 
 def test_a_record_without_uri_and_a_wrong_type_are_quarantined_by_their_resource(

@@ -101,6 +101,28 @@ def test_acceptance_only_valid_deliveries_land_each_once(
     assert len(landing) == 3
 
 
+def test_no_signing_key_in_debug_logs_or_answers_on_any_path(
+    client: AsgiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    answers = [
+        client.post(URL, content=body, headers={"Content-Type": "application/json", **extra})
+        for body, extra in (
+            (_body(1), {SIGNATURE_HEADER: sign(KEY, NOW, _body(1))}),
+            (_body(2), {SIGNATURE_HEADER: sign("wrong-key", NOW, _body(2))}),
+            (_body(3), {SIGNATURE_HEADER: sign(KEY, NOW - 600, _body(3))}),
+            (_body(4), {SIGNATURE_HEADER: f"t={NOW},v1={KEY}"}),  # the key itself as a digest
+            (_body(5), {}),
+            (b"{not json", {SIGNATURE_HEADER: sign(KEY, NOW, b"{not json")}),
+        )
+    ]
+    assert [answer.status_code for answer in answers] == [200, 401, 401, 401, 400, 400]
+    assert caplog.records, "nothing was logged: the check would prove nothing"
+    for secret in (KEY, "old-key"):
+        assert secret not in caplog.text
+        assert all(secret not in answer.text for answer in answers)
+
+
 def test_answers_say_landed_then_duplicate_and_healthz_counts(client: AsgiClient) -> None:
     body = _body(1)
     headers = {"Content-Type": "application/json; charset=utf-8",
