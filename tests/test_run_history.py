@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid as uuidlib
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from calendly_elt.errors import ConfigError
 from calendly_elt.runner import make_pipeline
 from calendly_elt.runner.run_history import COLUMNS, read_runs, recorded_run
 from calendly_elt.simulator import SimConfig, Simulator, generate_organization
+from calendly_elt.simulator.faults import Fault, FaultConfig
 
 BROKEN_TOKEN = "not-a-real-token-4f9c2b7e"
 
@@ -55,6 +57,41 @@ def test_a_run_writes_a_succeeded_row_with_its_figures(
     assert run.models_seconds is not None and run.models_seconds > 0
     assert run.started_at <= run.ended_at
     assert len(run.run_id) == 32
+
+
+def test_retries_and_429s_are_counted_as_the_simulator_sent_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    faults = FaultConfig(seed=5, error_rate=0.08, burst_every=25, burst_length=2,
+                         burst_reset_seconds=0)  # fmt: skip
+    simulator = Simulator(
+        generate_organization(seed=3, size="tiny", now=now),
+        SimConfig(requests_per_minute=100_000, faults=faults),
+    )
+    sent: Counter[int] = Counter()
+    draw = simulator.faults.next_fault
+
+    def counting() -> Fault:
+        fault = draw()
+        sent[fault.status] += 1
+        return fault
+
+    simulator.faults.next_fault = counting  # type: ignore[method-assign]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RUNTIME__LOG_LEVEL", "ERROR")
+    monkeypatch.setenv("CALENDLY_ACCESS_TOKEN", simulator.admin_token)
+    monkeypatch.setenv("SOURCES__CALENDLY__REQUESTS_PER_MINUTE", "100000")
+    with simulator.serve() as base_url:
+        monkeypatch.setenv("CALENDLY_BASE_URL", base_url)
+        assert main(["run", "--duckdb", "org.duckdb"]) == 0
+    capsys.readouterr()
+    (run,) = _runs(tmp_path / "org.duckdb")
+    server_errors = sum(count for status, count in sent.items() if status and status >= 500)
+    assert sent[429] > 0 and server_errors > 0, sent
+    assert run.rate_limited == sent[429]
+    assert run.retries == server_errors
+    assert run.requests == sum(sent.values())
 
 
 def test_a_broken_token_exits_non_zero_and_writes_a_failed_row(
