@@ -29,7 +29,7 @@ from bench.capture import LoadedState, captured_changes, state_agreement
 from bench.comparison_table import write_table
 from bench.measure import CountingSimulator, n_min, run_side
 from bench.profile_summary import read_profile, summary_lines
-from bench.sides import BASELINE_DATASET, DUCKDB_FILE, OURS_DATASET
+from bench.sides import BASELINE_DATASET, DUCKDB_FILE, OURS_DATASET, rows_per_table
 from calendly_elt.simulator import FaultConfig, SimConfig
 from calendly_elt.simulator.activity import simulate_day
 from calendly_elt.simulator.generator import generate_organization
@@ -142,7 +142,10 @@ def one_run(
         "load_avg_after": _load(),
         **run.child,
     }
-    if not run.finished:
+    if run.finished:
+        dataset = OURS_DATASET if side == "ours" else BASELINE_DATASET
+        figures["rows"] = rows_per_table(folder / DUCKDB_FILE, dataset)
+    else:
         figures["note"] = f"did not finish within {budget:.0f} s (exit {run.returncode})"
     return figures
 

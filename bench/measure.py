@@ -125,10 +125,12 @@ def run_side(
     process.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
     child = json.loads(out.read_text(encoding="utf-8")) if finished and out.exists() else {}
+    # the child's own VmHWM: ru_maxrss carries this (large) process's peak over exec
+    own_peak = child.pop("peak_rss_mb", None)
     return SideRun(
         finished=finished and process.returncode == 0,
         wall_seconds=round(wall, 2),
-        peak_rss_mb=round(usage.ru_maxrss / 1024, 1),
+        peak_rss_mb=own_peak if own_peak is not None else round(usage.ru_maxrss / 1024, 1),
         cpu_seconds=round(usage.ru_utime + usage.ru_stime, 2),
         returncode=process.returncode,
         child=child,
