@@ -6,6 +6,7 @@ import json
 import uuid as uuidlib
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,20 +23,26 @@ from calendly_elt.simulator.faults import Fault, FaultConfig
 BROKEN_TOKEN = "not-a-real-token-4f9c2b7e"
 
 
-@pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Simulator]:
-    """A tiny organization anchored at the wall clock, served on 127.0.0.1."""
+@contextmanager
+def _serve(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, config: SimConfig
+) -> Iterator[Simulator]:
+    """A tiny organization anchored at the wall clock, served on 127.0.0.1, in the env."""
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    simulator = Simulator(
-        generate_organization(seed=3, size="tiny", now=now),
-        SimConfig(requests_per_minute=100_000),
-    )
+    simulator = Simulator(generate_organization(seed=3, size="tiny", now=now), config)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RUNTIME__LOG_LEVEL", "ERROR")
     monkeypatch.setenv("CALENDLY_ACCESS_TOKEN", simulator.admin_token)
     monkeypatch.setenv("SOURCES__CALENDLY__REQUESTS_PER_MINUTE", "100000")
     with simulator.serve() as base_url:
         monkeypatch.setenv("CALENDLY_BASE_URL", base_url)
+        yield simulator
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Simulator]:
+    """A tiny organization anchored at the wall clock, served on 127.0.0.1."""
+    with _serve(monkeypatch, tmp_path, SimConfig(requests_per_minute=100_000)) as simulator:
         yield simulator
 
 
@@ -62,28 +69,19 @@ def test_a_run_writes_a_succeeded_row_with_its_figures(
 def test_retries_and_429s_are_counted_as_the_simulator_sent_them(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     faults = FaultConfig(seed=5, error_rate=0.08, burst_every=25, burst_length=2,
                          burst_reset_seconds=0)  # fmt: skip
-    simulator = Simulator(
-        generate_organization(seed=3, size="tiny", now=now),
-        SimConfig(requests_per_minute=100_000, faults=faults),
-    )
     sent: Counter[int] = Counter()
-    draw = simulator.faults.next_fault
+    config = SimConfig(requests_per_minute=100_000, faults=faults)
+    with _serve(monkeypatch, tmp_path, config) as simulator:
+        draw = simulator.faults.next_fault
 
-    def counting() -> Fault:
-        fault = draw()
-        sent[fault.status] += 1
-        return fault
+        def counting() -> Fault:
+            fault = draw()
+            sent[fault.status] += 1
+            return fault
 
-    simulator.faults.next_fault = counting  # type: ignore[method-assign]
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("RUNTIME__LOG_LEVEL", "ERROR")
-    monkeypatch.setenv("CALENDLY_ACCESS_TOKEN", simulator.admin_token)
-    monkeypatch.setenv("SOURCES__CALENDLY__REQUESTS_PER_MINUTE", "100000")
-    with simulator.serve() as base_url:
-        monkeypatch.setenv("CALENDLY_BASE_URL", base_url)
+        simulator.faults.next_fault = counting  # type: ignore[method-assign]
         assert main(["run", "--duckdb", "org.duckdb"]) == 0
     capsys.readouterr()
     (run,) = _runs(tmp_path / "org.duckdb")
