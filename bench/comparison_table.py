@@ -31,6 +31,9 @@ of the simulator's events / invitees whose loaded status, cancellation,
 *captured*: share of the day's changes whose rows all match after the run.
 *Gaps*: stretches of over 0.25 s with no request arriving at the simulator
 (imports, checkpoint loads, the models), summed.
+*peak RSS*: the side process's own high-water mark (`VmHWM`); runs recorded
+before 2026-12-07, the baseline's among them, show `ru_maxrss`, which also
+holds the harness's RSS at the fork (Linux carries it over `exec`).
 Wall times were measured on a shared 2-core machine: the load average is
 recorded with each run, and figures taken at a load above 2 are noisy.
 `--sides ours` reruns only our side and keeps the baseline's runs (its code
