@@ -25,15 +25,7 @@ def has_loaded_table(pipeline: dlt.Pipeline, table: str) -> bool:
 
 def query_loaded(pipeline: dlt.Pipeline, table: str, sql: str) -> list[tuple[Any, ...]]:
     """Rows of ``sql`` (``{table}`` is replaced by the qualified name); [] if not loaded."""
-    if not has_loaded_table(pipeline, table):
-        return []
-    try:
-        with pipeline.sql_client() as client:
-            qualified = client.make_qualified_table_name(table)
-            with client.execute_query(sql.format(table=qualified)) as cursor:
-                return [tuple(row) for row in cursor.fetchall()]
-    except DatabaseUndefinedRelation:  # declared in the schema, not loaded yet
-        return []
+    return list(iter_loaded(pipeline, table, sql))
 
 
 def read_loaded_uris(pipeline: dlt.Pipeline, table: str) -> set[str]:
@@ -58,7 +50,11 @@ def as_utc(value: Any) -> Any:
 def iter_loaded(
     pipeline: dlt.Pipeline, table: str, sql: str, batch_size: int = 10_000
 ) -> Iterator[tuple[Any, ...]]:
-    """Like :func:`query_loaded`, streamed ``batch_size`` rows at a time (consume it whole)."""
+    """Rows of ``sql`` (``{table}``: the qualified name), ``batch_size`` at a time.
+
+    None when the table is not loaded. Consume it whole: the SQL client stays
+    open until the last row.
+    """
     if not has_loaded_table(pipeline, table):
         return
     try:
@@ -66,6 +62,6 @@ def iter_loaded(
             qualified = client.make_qualified_table_name(table)
             with client.execute_query(sql.format(table=qualified)) as cursor:
                 while rows := cursor.fetchmany(batch_size):
-                    yield from rows
+                    yield from map(tuple, rows)
     except DatabaseUndefinedRelation:  # declared in the schema, not loaded yet
         return
